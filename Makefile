@@ -1,0 +1,33 @@
+# Two commands do all the set-up: `make run` and `make test`.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+OUTPUT ?= mgc-out
+INPUT ?=
+ARGS ?=
+
+.PHONY: install run test bench lint clean
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: setup.py
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[test]'
+	# musicnn's metadata pins numpy<1.17 and TF 1: we only need its checkpoint files.
+	$(PY) -m pip install --quiet --no-deps musicnn==0.1.0
+	touch $@
+
+run: install
+	$(VENV)/bin/mgc tag $(if $(INPUT),$(INPUT),--demo) --output $(OUTPUT) $(ARGS)
+
+test: install
+	$(VENV)/bin/python -m pytest
+
+bench: install
+	$(PY) bench/run.py
+
+lint: install
+	$(VENV)/bin/ruff check .
+
+clean:
+	rm -rf $(VENV) $(OUTPUT) build *.egg-info

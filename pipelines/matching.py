@@ -1,0 +1,90 @@
+"""Turn the user's INPUT arguments (files, directories, globs; local or fsspec URLs) into audio
+file paths. Runs inside the pipeline, so a bucket with a million files is listed by a worker,
+not by the launcher."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+
+import fsspec
+from fsspec.core import url_to_fs
+
+AUDIO_EXTENSIONS = frozenset(
+    {"mp3", "flac", "ogg", "oga", "opus", "wav", "aif", "aiff", "m4a", "mp4", "aac", "wma"}
+)
+GLOB_CHARS = frozenset("*?[")
+
+
+class InputNotFound(FileNotFoundError):
+    """An INPUT argument names nothing: the run stops before it starts."""
+
+
+def is_audio_path(path: str) -> bool:
+    _, ext = os.path.splitext(path)
+    return ext[1:].lower() in AUDIO_EXTENSIONS
+
+
+def normalise(path: str) -> str:
+    """Local paths become absolute (expanding ~); URLs stay as given."""
+    if "://" in path:
+        return path
+    return os.path.abspath(os.path.expanduser(path))
+
+
+def _full(fs: fsspec.AbstractFileSystem, original: str, path: str) -> str:
+    """Paths as the user would write them: protocol kept for remote filesystems."""
+    if "://" not in original:
+        return path
+    return fs.unstrip_protocol(path)
+
+
+def expand_input(pattern: str) -> Iterator[str]:
+    """Yield the audio files one INPUT names, sorted; directories are walked recursively.
+
+    A file named explicitly is yielded whatever its extension, so that a mislabelled file
+    becomes an error row rather than silently disappearing.
+    """
+    pattern = normalise(pattern)
+    fs, path = url_to_fs(pattern)
+    if any(c in path for c in GLOB_CHARS):
+        matches = sorted(fs.glob(path))
+        for match in matches:
+            if fs.isdir(match):
+                yield from _walk(fs, pattern, match)
+            elif is_audio_path(match):
+                yield _full(fs, pattern, match)
+        return
+    if fs.isdir(path):
+        yield from _walk(fs, pattern, path)
+    elif fs.exists(path) or os.path.islink(path):  # a broken link is reported when read
+        yield _full(fs, pattern, path)
+
+
+def _walk(fs: fsspec.AbstractFileSystem, original: str, root: str) -> Iterator[str]:
+    # withdirs=False and detail=False: names only, which is what a bucket listing costs anyway
+    for found in sorted(fs.find(root)):
+        if is_audio_path(found):
+            yield _full(fs, original, found)
+    if "://" not in original:  # fsspec's local find skips broken links: report them too
+        for dirpath, _, names in os.walk(root):
+            for name in names:
+                full = os.path.join(dirpath, name)
+                if is_audio_path(full) and os.path.islink(full) and not os.path.exists(full):
+                    yield full
+
+
+def check_inputs(inputs: Iterable[str]) -> list[str]:
+    """Fail fast, before any pipeline starts, on an INPUT that names nothing at all."""
+    checked = []
+    for raw in inputs:
+        pattern = normalise(raw)
+        fs, path = url_to_fs(pattern)
+        if any(c in path for c in GLOB_CHARS):
+            found = bool(fs.glob(path))
+        else:
+            found = fs.exists(path) or os.path.islink(path)
+        if not found:
+            raise InputNotFound(f"input does not exist: {raw}")
+        checked.append(pattern)
+    return checked

@@ -1,0 +1,34 @@
+"""mgc: genre tagging for music libraries with Apache Beam and TensorFlow.
+
+Also the file Dataflow workers install with ``--setup_file``. The musicnn checkpoints come
+from ``pip install --no-deps musicnn==0.1.0`` (its metadata pins numpy<1.17 and TF 1, so it
+cannot be an ordinary requirement); the Makefile and the worker containers install it.
+"""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="mgc",
+    version="0.1.0",
+    description="Tag music libraries with genres: Beam pipeline, log-mel front-end, CNN inference.",
+    python_requires=">=3.10",
+    packages=find_packages(include=["pipelines*", "mgc_model*", "schemas*"]),
+    package_data={"pipelines": ["demo/*"], "mgc_model": ["data/*"]},
+    install_requires=[
+        "apache-beam==2.77.0",
+        "tensorflow==2.21.0",
+        "keras==3.15.1",
+        "numpy>=2.0,<3",
+        "soundfile==0.14.0",
+        "soxr==1.1.0",
+        "av==18.1.0",
+        "librosa==0.11.0",
+        "pyarrow>=17,<27",
+        "fsspec>=2024.6",
+        "mutagen==1.48.1",
+    ],
+    extras_require={
+        "test": ["pytest>=8", "pytest-timeout", "ruff"],
+    },
+    entry_points={"console_scripts": ["mgc=pipelines.cli:main"]},
+)
