@@ -28,7 +28,7 @@ setup(
         "mutagen==1.48.1",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout", "ruff"],
+        "test": ["pytest>=8", "pytest-timeout", "ruff", "pandas"],
     },
     entry_points={"console_scripts": ["mgc=pipelines.cli:main"]},
 )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import av
 import fsspec
+import mutagen
 import numpy as np
 import soundfile as sf
 import soxr
@@ -41,6 +42,15 @@ def _open_binary(path: str, stack: contextlib.ExitStack):
     if "://" not in path or path.startswith("file://"):
         return path.removeprefix("file://")
     return stack.enter_context(fsspec.open(path, "rb"))
+
+
+def _riff_header_duration(path: str) -> float | None:
+    """Length the WAV/AIFF header announces; libsndfile silently clips it to the bytes present,
+    which would hide a truncated copy."""
+    try:
+        return mutagen.File(path).info.length
+    except Exception:  # mutagen is only a second opinion here
+        return None
 
 
 class AudioReader:
@@ -89,6 +99,8 @@ class AudioReader:
         else:
             frames = self._sf.frames
             duration = frames / self._sf.samplerate if 0 < frames < 2**62 else None
+            if self._sf.format in ("WAV", "WAVEX", "AIFF") and isinstance(source, str):
+                duration = _riff_header_duration(source) or duration
             self.info = AudioInfo(
                 int(self._sf.samplerate), int(self._sf.channels), duration, "soundfile"
             )

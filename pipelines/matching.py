@@ -66,12 +66,6 @@ def _walk(fs: fsspec.AbstractFileSystem, original: str, root: str) -> Iterator[s
     for found in sorted(fs.find(root)):
         if is_audio_path(found):
             yield _full(fs, original, found)
-    if "://" not in original:  # fsspec's local find skips broken links: report them too
-        for dirpath, _, names in os.walk(root):
-            for name in names:
-                full = os.path.join(dirpath, name)
-                if is_audio_path(full) and os.path.islink(full) and not os.path.exists(full):
-                    yield full
 
 
 def check_inputs(inputs: Iterable[str]) -> list[str]:

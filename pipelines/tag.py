@@ -1,0 +1,154 @@
+"""The tag pipeline: audio files in, Parquet genre tags and error rows out.
+
+``build_tag_pipeline`` wires the graph onto any Beam pipeline (tests use TestPipeline);
+``run_tag`` runs it with the user's pipeline options and publishes the outputs.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import apache_beam as beam
+from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+from mgc_model import tagger
+from mgc_model.tagger import ModelInfo
+from pipelines import output
+from pipelines.inference import GenreModelHandler
+from pipelines.progress import ProgressFile, Report
+from pipelines.transforms import (
+    ERRORS,
+    TRACKS,
+    BuildTagRow,
+    DecodeToPatches,
+    ErrorRow,
+    MatchAudioFiles,
+    MeanScores,
+)
+from schemas.parquet import ERRORS_SCHEMA, tags_schema
+
+
+@dataclass(frozen=True)
+class TagOptions:
+    """What a user may tune about tagging (the CLI flags of ``mgc tag``)."""
+
+    model: str = tagger.DEFAULT_MODEL
+    hop_seconds: float | None = None  # default: patches back to back
+    max_patches: int | None = None  # cap per track, spread evenly over it
+    batch_size: int = 64
+    top_k: int = 3
+    threshold: float = 0.1
+
+    def validate(self) -> None:
+        if self.hop_seconds is not None and self.hop_seconds <= 0:
+            raise ValueError("--hop-seconds must be positive")
+        if self.max_patches is not None and self.max_patches <= 0:
+            raise ValueError("--max-patches must be a positive whole number")
+        if self.batch_size <= 0:
+            raise ValueError("--batch-size must be positive")
+        if self.top_k <= 0:
+            raise ValueError("--top-k must be positive")
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError("--threshold must be between 0 and 1")
+
+
+def _inference_errors(failure) -> list[tuple[str, ErrorRow]]:
+    batch, error = failure
+    return [(path, ErrorRow.of(path, "inference", error)) for path, _ in batch]
+
+
+def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
+                       options: TagOptions, info: ModelInfo,
+                       progress: ProgressFile | None = None) -> None:
+    """Wire match -> decode -> patches -> RunInference -> per-track mean -> Parquet."""
+    cfg = info.frontend
+    hop_frames = None
+    if options.hop_seconds is not None:
+        hop_frames = max(1, round(options.hop_seconds * cfg.sample_rate / cfg.hop_length))
+
+    matched = (
+        p
+        | "Inputs" >> beam.Create(list(inputs))
+        | "Match" >> beam.ParDo(MatchAudioFiles()).with_outputs(ERRORS, main="paths")
+    )
+    # Distinct drops a file named twice, and its shuffle spreads the files over workers.
+    paths = matched.paths | "Distinct" >> beam.Distinct()
+    if progress:
+        paths | "ProgressSeen" >> beam.ParDo(Report(progress, "seen"))
+    decoded = paths | "DecodeToPatches" >> beam.ParDo(
+        DecodeToPatches(cfg, hop_frames, options.max_patches)
+    ).with_outputs(ERRORS, TRACKS, main="patches")
+
+    handler = KeyedModelHandler(GenreModelHandler(options.model, options.batch_size))
+    inferred, dead_letters = (
+        decoded.patches | "RunInference" >> RunInference(handler).with_exception_handling()
+    )
+    scores = (
+        inferred
+        | "Outputs" >> beam.MapTuple(lambda path, result: (path, result.inference))
+        | "MeanPerTrack" >> beam.CombinePerKey(MeanScores())
+    )
+    failed = dead_letters.failed_inferences | "InferenceErrors" >> beam.FlatMap(
+        _inference_errors
+    )
+    rows = (
+        {"track": decoded.tracks, "scores": scores, "failed": failed}
+        | "JoinPerTrack" >> beam.CoGroupByKey()
+        | "TagRows" >> beam.ParDo(
+            BuildTagRow(info.genres, info.ref, options.top_k, options.threshold,
+                        datetime.now(timezone.utc))
+        ).with_outputs(ERRORS, main="tags")
+    )
+    errors = (matched.errors, decoded.errors, rows.errors) | "AllErrors" >> beam.Flatten()
+    if progress:
+        decoded.tracks | "ProgressDecoded" >> beam.ParDo(Report(progress, "done"))
+        decoded.errors | "ProgressFailed" >> beam.ParDo(Report(progress, "failed"))
+        inferred | "ProgressPatches" >> beam.ParDo(Report(progress, "patches"))
+
+    rows.tags | "WriteTags" >> beam.io.WriteToParquet(
+        output.shard_prefix(staging, "tags"), tags_schema(info.genres, info.ref),
+        file_name_suffix=".parquet",
+    )
+    errors | "ErrorDicts" >> beam.Map(ErrorRow._asdict) | "WriteErrors" >> (
+        beam.io.WriteToParquet(output.shard_prefix(staging, "errors"), ERRORS_SCHEMA,
+                               file_name_suffix=".parquet")
+    )
+
+
+def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
+            pipeline_args: Sequence[str] = (), progress: ProgressFile | None = None
+            ) -> output.RunSummary:
+    """Run a whole tag job and publish ``out/tags``, ``out/errors`` and ``out/run.json``.
+
+    The outputs are written to a staging folder first and moved into place only when the
+    pipeline succeeded, so a failed run leaves the previous outputs as they were.
+    """
+    options.validate()
+    info = tagger.describe(options.model)
+    beam_options = PipelineOptions(list(pipeline_args))
+    runner = beam_options.view_as(StandardOptions).runner or "DirectRunner"
+    staging = output.staging_dir(out, uuid.uuid4().hex[:12])
+    started = datetime.now(timezone.utc)
+    clock = time.monotonic()
+    try:
+        with beam.Pipeline(options=beam_options) as p:
+            build_tag_pipeline(p, inputs, staging, options, info, progress)
+        summary = output.publish(
+            staging, out,
+            run={
+                "model": info.ref,
+                "runner": runner,
+                "inputs": list(inputs),
+                "options": options.__dict__,
+                "started_at": started.isoformat(),
+                "wall_time_s": round(time.monotonic() - clock, 3),
+            },
+        )
+    finally:
+        output.discard(staging)
+    return summary

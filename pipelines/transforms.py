@@ -1,0 +1,224 @@
+"""The tag pipeline's steps, one job each: match, decode to patches, aggregate, join.
+
+Elements are typed; a failure never raises out of a DoFn: it leaves on the ``errors`` output as
+an ``ErrorRow`` and the run goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterator
+from datetime import datetime
+from typing import NamedTuple
+
+import apache_beam as beam
+import numpy as np
+from apache_beam import pvalue
+from apache_beam.metrics import Metrics
+
+from mgc_model.frontend import FrontendConfig, LogMelStream, PatchCutter
+from pipelines.decode import AudioReader, DecodeError, mono_blocks
+from pipelines.matching import expand_input
+
+ERRORS = "errors"
+TRACKS = "tracks"
+
+
+class ErrorRow(NamedTuple):
+    path: str
+    stage: str
+    error: str
+    message: str
+
+    @classmethod
+    def of(cls, path: str, stage: str, error: BaseException) -> ErrorRow:
+        return cls(path, stage, type(error).__name__, str(error))
+
+
+class Track(NamedTuple):
+    """What decoding learnt about a file; emitted only when decoding completed."""
+
+    path: str
+    duration_s: float
+    sample_rate: int
+    channels: int
+    n_patches: int
+
+
+class TrackScores(NamedTuple):
+    """Per-track mean over patches of the model's outputs."""
+
+    genre_scores: np.ndarray
+    embedding: np.ndarray
+    n_patches: int
+
+
+def track_id(path: str) -> str:
+    """Stable id of a track: the same path gives the same id on every run and machine."""
+    return hashlib.sha1(path.encode("utf-8")).hexdigest()[:16]
+
+
+class MatchAudioFiles(beam.DoFn):
+    """INPUT argument -> the audio files it names."""
+
+    def __init__(self) -> None:
+        self.matched = Metrics.counter("mgc", "files_matched")
+
+    def process(self, pattern: str) -> Iterator:
+        try:
+            for path in expand_input(pattern):
+                self.matched.inc()
+                if os.path.islink(path) and not os.path.exists(path):
+                    yield pvalue.TaggedOutput(
+                        ERRORS,
+                        ErrorRow(path, "match", "BrokenLink",
+                                 f"symbolic link to missing {os.readlink(path)!r}"),
+                    )
+                else:
+                    yield path
+        except Exception as error:  # a listing that fails (permissions, bucket) is one row
+            yield pvalue.TaggedOutput(ERRORS, ErrorRow.of(pattern, "match", error))
+
+
+class DecodeToPatches(beam.DoFn):
+    """Path -> (path, patch) for each model input patch, then the ``Track`` on ``tracks``.
+
+    Decoding, resampling, the log-mel and the patch cutting all stream: a one-hour file holds
+    one block of audio and one patch of spectrogram at a time.
+    """
+
+    def __init__(self, frontend: FrontendConfig, hop_frames: int | None = None,
+                 max_patches: int | None = None) -> None:
+        self.frontend = frontend
+        self.hop_frames = hop_frames
+        self.max_patches = max_patches
+        self.decoded = Metrics.counter("mgc", "files_decoded")
+        self.failed = Metrics.counter("mgc", "decode_failed")
+        self.patches = Metrics.counter("mgc", "patches")
+        self.seconds = Metrics.distribution("mgc", "track_seconds")
+
+    def process(self, path: str) -> Iterator:
+        cfg = self.frontend
+        stage = "decode"
+        n_samples = 0
+        try:
+            with AudioReader(path) as reader:
+                info = reader.info
+                expected = None
+                if info.duration_s is not None:
+                    expected = 1 + int(info.duration_s * cfg.sample_rate) // cfg.hop_length
+                mel = LogMelStream(cfg)
+                cutter = PatchCutter(cfg, expected, self.hop_frames,
+                                     self.max_patches if expected else None)
+                for block in mono_blocks(reader, cfg.sample_rate):
+                    n_samples += block.size
+                    stage = "frontend"
+                    for patch in cutter.push(mel.push(block)):
+                        yield path, patch
+                    stage = "decode"
+                if n_samples == 0:
+                    raise DecodeError("no audio samples in the file")
+                stage = "frontend"
+                yield from ((path, patch) for patch in cutter.push(mel.finish()))
+                yield from ((path, patch) for patch in cutter.finish())
+        except Exception as error:
+            self.failed.inc()
+            yield pvalue.TaggedOutput(ERRORS, ErrorRow.of(path, stage, error))
+            return
+        self.decoded.inc()
+        self.patches.inc(cutter.n_patches)
+        duration = n_samples / cfg.sample_rate
+        self.seconds.update(int(duration))
+        yield pvalue.TaggedOutput(
+            TRACKS, (path, Track(path, duration, info.sample_rate, info.channels,
+                                 cutter.n_patches))
+        )
+
+
+class MeanScores(beam.CombineFn):
+    """Mean genre scores and embedding over a track's patches."""
+
+    def create_accumulator(self) -> tuple[np.ndarray | None, np.ndarray | None, int]:
+        return None, None, 0
+
+    def add_input(self, acc, output: tuple[np.ndarray, np.ndarray]):
+        scores, embedding, n = acc
+        s, e = (np.asarray(x, dtype=np.float64) for x in output)
+        if n == 0:
+            return s, e, 1
+        return scores + s, embedding + e, n + 1
+
+    def merge_accumulators(self, accumulators):
+        merged = self.create_accumulator()
+        for scores, embedding, n in accumulators:
+            if n == 0:
+                continue
+            if merged[2] == 0:
+                merged = (scores, embedding, n)
+            else:
+                merged = (merged[0] + scores, merged[1] + embedding, merged[2] + n)
+        return merged
+
+    def extract_output(self, acc) -> TrackScores | None:
+        scores, embedding, n = acc
+        if n == 0:
+            return None
+        return TrackScores((scores / n).astype(np.float32), (embedding / n).astype(np.float32), n)
+
+
+class BuildTagRow(beam.DoFn):
+    """Join a track's decode facts, its mean scores and any inference failure into one row:
+    a tag row when everything succeeded, otherwise an error row."""
+
+    def __init__(self, genres: tuple[str, ...], model_ref: str, top_k: int,
+                 threshold: float, tagged_at: datetime) -> None:
+        self.genres = genres
+        self.tagged_at = tagged_at
+        self.model_ref = model_ref
+        self.top_k = top_k
+        self.threshold = threshold
+        self.tagged = Metrics.counter("mgc", "files_tagged")
+
+    def process(self, element) -> Iterator:
+        path, joined = element
+        tracks, scores, failures = joined["track"], joined["scores"], joined["failed"]
+        if not tracks:
+            pass  # decoding failed: its error row is already out
+        elif failures:
+            yield pvalue.TaggedOutput(ERRORS, failures[0])
+        elif not scores or scores[0] is None:
+            yield pvalue.TaggedOutput(
+                ERRORS, ErrorRow(path, "inference", "NoPredictions", "no patch was scored")
+            )
+        else:
+            self.tagged.inc()
+            yield tag_row(tracks[0], scores[0], self.genres, self.model_ref, self.top_k,
+                          self.threshold, self.tagged_at)
+
+
+def tag_row(track: Track, result: TrackScores, genres: tuple[str, ...], model_ref: str,
+            top_k: int, threshold: float, tagged_at: datetime) -> dict:
+    """The Parquet row of one tagged track (schema: ``schemas.parquet.tags_schema``)."""
+    order = np.argsort(-result.genre_scores, kind="stable")
+    best = int(order[0])
+    listed = [
+        {"name": genres[i], "score": float(result.genre_scores[i])}
+        for i in order[:top_k]
+        if result.genre_scores[i] >= threshold or i == best
+    ]
+    return {
+        "path": track.path,
+        "track_id": track_id(track.path),
+        "duration_s": track.duration_s,
+        "sample_rate": track.sample_rate,
+        "channels": track.channels,
+        "genre": genres[best],
+        "genre_score": float(result.genre_scores[best]),
+        "genres": listed,
+        "genre_scores": result.genre_scores.tolist(),
+        "embedding": result.embedding.tolist(),
+        "n_patches": result.n_patches,
+        "model": model_ref,
+        "tagged_at": tagged_at,
+    }

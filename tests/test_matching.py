@@ -1,0 +1,63 @@
+"""INPUT arguments -> audio files: directories, globs, extensions, fsspec URLs."""
+
+import os
+
+import fsspec
+import pytest
+
+from pipelines.matching import InputNotFound, check_inputs, expand_input, is_audio_path
+
+
+def touch(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"x")
+    return str(path)
+
+
+def test_extensions_are_case_insensitive():
+    for name in ["a.MP3", "b.Flac", "c.ogg", "d.OGA", "e.opus", "f.wav", "g.AIF", "h.aiff",
+                 "i.m4a", "j.mp4", "k.aac", "l.WMA"]:
+        assert is_audio_path(name), name
+    for name in ["cover.jpg", "notes.txt", "mp3", "track.mp3.part"]:
+        assert not is_audio_path(name), name
+
+
+def test_directories_are_walked_recursively_and_sorted(tmp_path):
+    wanted = [touch(tmp_path / "b" / "deep" / "x.flac"), touch(tmp_path / "a.MP3"),
+              touch(tmp_path / "b" / "y.wav")]
+    touch(tmp_path / "cover.jpg")
+    assert list(expand_input(str(tmp_path))) == sorted(wanted)
+
+
+def test_globs_and_relative_paths(tmp_path, monkeypatch):
+    touch(tmp_path / "one.mp3")
+    touch(tmp_path / "two.ogg")
+    monkeypatch.chdir(tmp_path)
+    assert list(expand_input("*.mp3")) == [str(tmp_path / "one.mp3")]
+
+
+def test_a_file_named_explicitly_is_kept_whatever_its_extension(tmp_path):
+    path = touch(tmp_path / "song.unknown")
+    assert list(expand_input(path)) == [path]
+
+
+def test_broken_links_are_listed_so_they_can_be_reported(tmp_path):
+    os.symlink(tmp_path / "missing.mp3", tmp_path / "link.mp3")
+    assert list(expand_input(str(tmp_path))) == [str(tmp_path / "link.mp3")]
+
+
+def test_fsspec_urls_keep_their_protocol():
+    fs = fsspec.filesystem("memory")
+    fs.pipe("/lib/a/song.mp3", b"x")
+    fs.pipe("/lib/readme.txt", b"x")
+    (found,) = expand_input("memory://lib")
+    assert found.startswith("memory://") and found.endswith("/lib/a/song.mp3")
+    assert fsspec.open(found).open().read() == b"x"
+
+
+def test_missing_input_is_refused_before_any_work(tmp_path):
+    with pytest.raises(InputNotFound, match="does not exist"):
+        check_inputs([str(tmp_path / "nope")])
+    with pytest.raises(InputNotFound):
+        check_inputs([str(tmp_path / "*.mp3")])
+    assert check_inputs([str(tmp_path)]) == [str(tmp_path)]
