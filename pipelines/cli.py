@@ -19,13 +19,8 @@ from importlib.resources import files
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
 
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-
 from mgc_model import tagger
 from pipelines.matching import InputNotFound, check_inputs
-from pipelines.output import RunSummary
-from pipelines.progress import ProgressDisplay, ProgressFile
-from pipelines.tag import TagOptions, run_tag
 
 LOCAL_RUNNERS = {None, "DirectRunner", "direct", "PortableRunner"}
 
@@ -35,7 +30,17 @@ def demo_library() -> str:
     return str(files("pipelines") / "demo")
 
 
+# Harmless warnings Beam logs on the root logger while importing: not the user's concern.
+QUIET = ("apitools not found", "Resource module is not available")
+
+
+def _quiet_beam_imports(record: logging.LogRecord) -> bool:
+    return not str(record.msg).startswith(QUIET)
+
+
 def _beam_option_parser() -> argparse.ArgumentParser:
+    from apache_beam.options.pipeline_options import PipelineOptions
+
     parser = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
     seen: set[type] = set()
     stack = list(PipelineOptions.__subclasses__())
@@ -103,7 +108,7 @@ def tag_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def print_summary(summary: RunSummary, stream=sys.stdout) -> None:
+def print_summary(summary, stream=sys.stdout) -> None:
     wall = summary.run.get("wall_time_s", 0.0)
     print(f"Tagged {summary.tagged} of {summary.seen} files in {wall:.1f} s "
           f"({summary.failed} failed) -> {summary.out}", file=stream)
@@ -116,6 +121,11 @@ def print_summary(summary: RunSummary, stream=sys.stdout) -> None:
 
 
 def cmd_tag(argv: Sequence[str]) -> int:
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    from pipelines.progress import ProgressDisplay, ProgressFile
+    from pipelines.tag import TagOptions, run_tag
+
     args, beam_args = tag_parser().parse_known_args(argv)
     check_beam_args(beam_args)
     inputs = list(args.inputs) + ([demo_library()] if args.demo else [])
@@ -165,6 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"usage: mgc COMMAND ...\ncommands: {known}\n`mgc COMMAND --help` for details")
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger().addFilter(_quiet_beam_imports)
     return COMMANDS[argv[0]](argv[1:])
 
 

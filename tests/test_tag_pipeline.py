@@ -11,14 +11,14 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
-from audio import chord_track, library, write_audio
-from test_decode import broken_files
 
+from audio import chord_track, library, write_audio
 from mgc_model import tagger
 from mgc_model.genres import FMA_GENRES
 from pipelines.output import publish, read_tags
 from pipelines.tag import TagOptions, build_tag_pipeline, run_tag
 from schemas.parquet import ERRORS_SCHEMA, genre_labels
+from test_decode import broken_files
 
 BAD_STAGES = {
     "zero.mp3": "decode", "truncated.mp3": "decode", "truncated.flac": "decode",
