@@ -6,8 +6,8 @@ import tracemalloc
 import numpy as np
 import pytest
 import soundfile as sf
-from audio import ALL_FORMATS, chord_track, write_audio
 
+from audio import ALL_FORMATS, chord_track, write_audio
 from pipelines.decode import AudioReader, DecodeError, mono_blocks
 
 
