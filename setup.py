@@ -26,6 +26,7 @@ setup(
         "pyarrow>=17,<27",
         "fsspec>=2024.6",
         "mutagen==1.48.1",
+        "threadpoolctl>=3.1",
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-timeout", "ruff", "pandas"],

@@ -77,6 +77,8 @@ def check_beam_args(args: Sequence[str]) -> None:
 
 
 def tag_parser() -> argparse.ArgumentParser:
+    from pipelines.inference import DEFAULT_BATCH_SIZE
+
     parser = argparse.ArgumentParser(
         prog="mgc tag",
         description="Tag audio files with genres; writes OUT/tags/, OUT/errors/ (Parquet) and "
@@ -97,8 +99,9 @@ def tag_parser() -> argparse.ArgumentParser:
                         help="distance between patch starts (default: patch length, 3 s)")
     parser.add_argument("--max-patches", type=int, default=None,
                         help="at most this many patches per track, spread evenly over it")
-    parser.add_argument("--batch-size", type=int, default=64,
-                        help="patches per inference batch, across tracks (default: 64)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                        help="patches per inference batch, across tracks (default: "
+                        f"{DEFAULT_BATCH_SIZE}; larger batches need more memory, not faster)")
     parser.add_argument("--top-k", type=int, default=3,
                         help="most genres listed per track in `genres` (default: 3)")
     parser.add_argument("--threshold", type=float, default=0.1,

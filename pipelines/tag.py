@@ -19,7 +19,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from mgc_model import tagger
 from mgc_model.tagger import ModelInfo
 from pipelines import output
-from pipelines.inference import GenreModelHandler
+from pipelines.inference import DEFAULT_BATCH_SIZE, GenreModelHandler
 from pipelines.progress import ProgressFile, Report
 from pipelines.transforms import (
     ERRORS,
@@ -40,7 +40,7 @@ class TagOptions:
     model: str = tagger.DEFAULT_MODEL
     hop_seconds: float | None = None  # default: patches back to back
     max_patches: int | None = None  # cap per track, spread evenly over it
-    batch_size: int = 64
+    batch_size: int = DEFAULT_BATCH_SIZE
     top_k: int = 3
     threshold: float = 0.1
 
