@@ -1,0 +1,261 @@
+"""In-process variants of the tag pipeline, to find where end-to-end time goes.
+
+Nothing here edits the project: the pipeline runs through ``pipelines.tag.run_tag`` with a few
+class attributes swapped for timed or alternative versions, then restored. Beam's DirectRunner
+(in-memory mode) runs DoFns in this process, so plain Python counters see every call.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import numpy as np
+from apache_beam import pvalue
+from apache_beam.transforms.window import GlobalWindow
+from apache_beam.utils.timestamp import MIN_TIMESTAMP
+from apache_beam.utils.windowed_value import WindowedValue
+
+import pipelines.decode
+import pipelines.tag
+import pipelines.transforms
+from pipelines.decode import DecodeError, mono_blocks
+from pipelines.inference import GenreModelHandler
+from pipelines.transforms import DecodeToPatches
+
+
+@dataclass
+class Timings:
+    """Seconds spent in each part of one in-process run (decode excludes downstream work)."""
+
+    load_s: float = 0.0
+    decode_s: float = 0.0
+    inference_s: float = 0.0
+    first_batch_s: float = 0.0  # includes tracing the tf.function and oneDNN set-up
+    first_batch_size: int = 0
+    batches: Counter = field(default_factory=Counter)
+    patches: int = 0
+
+
+_timings = Timings()
+
+
+def _timed_process(original):
+    """Time only the generator's own steps: a ``yield`` hands the patch to BatchElements and
+    RunInference synchronously, and that downstream time must not count as decoding."""
+
+    def process(self, path: str) -> Iterator:
+        gen = original(self, path)
+        while True:
+            clock = time.perf_counter()
+            try:
+                item = next(gen)
+            except StopIteration:
+                _timings.decode_s += time.perf_counter() - clock
+                return
+            _timings.decode_s += time.perf_counter() - clock
+            yield item
+
+    return process
+
+
+def _timed_inference(original):
+    def run_inference(self, batch, model, inference_args=None):
+        clock = time.perf_counter()
+        out = original(self, batch, model, inference_args)
+        spent = time.perf_counter() - clock
+        if not _timings.batches:
+            _timings.first_batch_s, _timings.first_batch_size = spent, len(batch)
+        _timings.inference_s += spent
+        _timings.batches[len(batch)] += 1
+        _timings.patches += len(batch)
+        return out
+
+    return run_inference
+
+
+def _timed_load(original):
+    def load_model(self):
+        clock = time.perf_counter()
+        model = original(self)
+        _timings.load_s += time.perf_counter() - clock
+        return model
+
+    return load_model
+
+
+def downmix(block: np.ndarray) -> np.ndarray:
+    """Channel mean as a sum of columns: bit-identical to ``block.mean(axis=1,
+    dtype=np.float32)`` for up to 7 channels, and ~20x faster on (frames, 2) blocks, where
+    numpy reduces over a 2-element inner axis one row at a time."""
+    mono = block[:, 0].copy()
+    for c in range(1, block.shape[1]):
+        mono += block[:, c]
+    mono /= np.float32(block.shape[1])
+    return mono
+
+
+def mono_blocks_fast_downmix(reader, sample_rate: int):
+    """``pipelines.decode.mono_blocks`` with its one downmix line replaced by ``downmix``."""
+    import soxr
+
+    from pipelines.decode import TRUNCATION_TOLERANCE
+
+    resample = None
+    if reader.info.sample_rate != sample_rate:
+        resample = soxr.ResampleStream(
+            reader.info.sample_rate, sample_rate, 1, dtype="float32", quality="HQ"
+        )
+    position = 0
+    rate = reader.info.sample_rate
+    for block in reader.blocks():
+        if not np.isfinite(block).all():
+            seconds = position / rate
+            raise DecodeError(f"non-finite samples (NaN or inf) near {seconds:.1f} s")
+        position += block.shape[0]
+        mono = downmix(block) if block.shape[1] > 1 else block[:, 0]
+        if resample is not None:
+            mono = resample.resample_chunk(mono, last=False)
+        if mono.size:
+            yield mono
+    expected = reader.info.duration_s
+    if expected and expected - position / rate > max(0.5, TRUNCATION_TOLERANCE * expected):
+        raise DecodeError(
+            f"truncated: the header says {expected:.1f} s, only {position / rate:.1f} s decode"
+        )
+    if resample is not None:
+        tail = resample.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
+        if tail.size:
+            yield tail
+
+
+_END = object()  # end of one file's outputs on the prefetch queue
+
+
+class PrefetchDecodeToPatches(DecodeToPatches):
+    """DecodeToPatches that decodes ahead in a background thread.
+
+    The stock DoFn is a generator: while a yielded patch completes a batch and the model runs,
+    decoding stands still, and while decoding runs the model waits. Here a thread decodes the
+    files handed to ``process`` in order into a bounded queue (``LOOKAHEAD`` items, ~18 MB of
+    patches, so memory still does not grow with track length); ``process(path_i)`` emits the
+    outputs of the files before it, ``finish_bundle`` the rest. Beam metric increments made in
+    the thread are dropped (they need the bundle's thread-local state); outputs are unchanged.
+    """
+
+    LOOKAHEAD = 256
+
+    def start_bundle(self) -> None:
+        self._paths: queue.Queue = queue.Queue()
+        self._items: queue.Queue = queue.Queue(maxsize=self.LOOKAHEAD)
+        self._submitted = 0
+        self._finished = 0
+        self._worker = threading.Thread(target=self._decode_loop, daemon=True)
+        self._worker.start()
+
+    def _decode_loop(self) -> None:
+        while (path := self._paths.get()) is not None:
+            try:
+                for item in DecodeToPatches.process(self, path):
+                    self._items.put(item)
+            except BaseException as error:  # a bug, not a bad file: re-raised by the consumer
+                self._items.put(error)
+            self._items.put(_END)
+
+    def _drain(self, until: int) -> Iterator:
+        while self._finished < until:
+            item = self._items.get()
+            if item is _END:
+                self._finished += 1
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+
+    def process(self, path: str) -> Iterator:
+        self._paths.put(path)
+        self._submitted += 1
+        yield from self._drain(self._submitted - 1)
+
+    def finish_bundle(self) -> Iterator:
+        self._paths.put(None)
+        for item in self._drain(self._submitted):
+            if isinstance(item, pvalue.TaggedOutput):
+                yield pvalue.TaggedOutput(
+                    item.tag, WindowedValue(item.value, MIN_TIMESTAMP, [GlobalWindow()])
+                )
+            else:
+                yield WindowedValue(item, MIN_TIMESTAMP, [GlobalWindow()])
+        self._worker.join()
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A candidate change to the pipeline, tried without editing it."""
+
+    prefetch: bool = False  # PrefetchDecodeToPatches instead of DecodeToPatches
+    fast_downmix: bool = False  # mono_blocks with ``downmix`` instead of ``mean(axis=1)``
+    env: dict = field(default_factory=dict)  # set by the parent before the process starts
+
+
+OPENBLAS_1 = {"OPENBLAS_NUM_THREADS": "1"}
+
+
+def pipeline_limits_blas() -> bool:
+    """True once DecodeToPatches caps BLAS at one thread itself (threadpoolctl in setup)."""
+    return "threadpool_limits" in inspect.getsource(DecodeToPatches)
+
+
+def _variants() -> dict[str, Variant]:
+    """The candidates still worth trying: once the pipeline has a change of its own (a fast
+    ``pipelines.decode.downmix``, a BLAS cap), the stock code already is that variant."""
+    fast = not hasattr(pipelines.decode, "downmix")
+    blas = {} if pipeline_limits_blas() else OPENBLAS_1
+    name = "+".join([*(["fast-downmix"] if fast else []), *(["openblas-1-thread"] if blas else [])])
+    variants = {"stock": Variant()}
+    if fast:
+        variants["fast-downmix"] = Variant(fast_downmix=True)
+    if name and name != "fast-downmix":
+        variants[name] = Variant(fast_downmix=fast, env=blas)
+    variants["+".join(["prefetch", *([name] if name else [])])] = Variant(True, fast, blas)
+    return variants
+
+
+VARIANTS = _variants()
+
+
+@contextlib.contextmanager
+def instrumented(variant: str = "stock") -> Iterator[Timings]:
+    """Swap in timed methods, and the variant's changes, for one in-process run."""
+    global _timings
+    _timings = Timings()
+    prefetch, fast_downmix = VARIANTS[variant].prefetch, VARIANTS[variant].fast_downmix
+    decode_cls = PrefetchDecodeToPatches if prefetch else DecodeToPatches
+    saved = [
+        (GenreModelHandler, "run_inference", GenreModelHandler.run_inference),
+        (GenreModelHandler, "load_model", GenreModelHandler.load_model),
+        (pipelines.tag, "DecodeToPatches", pipelines.tag.DecodeToPatches),
+        (pipelines.transforms, "mono_blocks", mono_blocks),
+    ]
+    GenreModelHandler.run_inference = _timed_inference(GenreModelHandler.run_inference)
+    GenreModelHandler.load_model = _timed_load(GenreModelHandler.load_model)
+    pipelines.tag.DecodeToPatches = decode_cls
+    if fast_downmix:
+        pipelines.transforms.mono_blocks = mono_blocks_fast_downmix
+    original_process = None
+    if not prefetch:  # with prefetch, decoding overlaps: its time is no longer a share of wall
+        original_process = DecodeToPatches.process
+        DecodeToPatches.process = _timed_process(original_process)
+    try:
+        yield _timings
+    finally:
+        for owner, name, value in saved:
+            setattr(owner, name, value)
+        if original_process is not None:
+            DecodeToPatches.process = original_process
