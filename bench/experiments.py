@@ -8,7 +8,6 @@ class attributes swapped for timed or alternative versions, then restored. Beam'
 from __future__ import annotations
 
 import contextlib
-import inspect
 import queue
 import threading
 import time
@@ -16,7 +15,6 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-import numpy as np
 from apache_beam import pvalue
 from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
@@ -25,7 +23,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 import pipelines.decode
 import pipelines.tag
 import pipelines.transforms
-from pipelines.decode import DecodeError, mono_blocks
+from pipelines.decode import mono_blocks
 from pipelines.inference import GenreModelHandler
 from pipelines.transforms import DecodeToPatches
 
@@ -88,51 +86,6 @@ def _timed_load(original):
         return model
 
     return load_model
-
-
-def downmix(block: np.ndarray) -> np.ndarray:
-    """Channel mean as a sum of columns: bit-identical to ``block.mean(axis=1,
-    dtype=np.float32)`` for up to 7 channels, and ~20x faster on (frames, 2) blocks, where
-    numpy reduces over a 2-element inner axis one row at a time."""
-    mono = block[:, 0].copy()
-    for c in range(1, block.shape[1]):
-        mono += block[:, c]
-    mono /= np.float32(block.shape[1])
-    return mono
-
-
-def mono_blocks_fast_downmix(reader, sample_rate: int):
-    """``pipelines.decode.mono_blocks`` with its one downmix line replaced by ``downmix``."""
-    import soxr
-
-    from pipelines.decode import TRUNCATION_TOLERANCE
-
-    resample = None
-    if reader.info.sample_rate != sample_rate:
-        resample = soxr.ResampleStream(
-            reader.info.sample_rate, sample_rate, 1, dtype="float32", quality="HQ"
-        )
-    position = 0
-    rate = reader.info.sample_rate
-    for block in reader.blocks():
-        if not np.isfinite(block).all():
-            seconds = position / rate
-            raise DecodeError(f"non-finite samples (NaN or inf) near {seconds:.1f} s")
-        position += block.shape[0]
-        mono = downmix(block) if block.shape[1] > 1 else block[:, 0]
-        if resample is not None:
-            mono = resample.resample_chunk(mono, last=False)
-        if mono.size:
-            yield mono
-    expected = reader.info.duration_s
-    if expected and expected - position / rate > max(0.5, TRUNCATION_TOLERANCE * expected):
-        raise DecodeError(
-            f"truncated: the header says {expected:.1f} s, only {position / rate:.1f} s decode"
-        )
-    if resample is not None:
-        tail = resample.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
-        if tail.size:
-            yield tail
 
 
 _END = object()  # end of one file's outputs on the prefetch queue
@@ -200,34 +153,11 @@ class Variant:
     """A candidate change to the pipeline, tried without editing it."""
 
     prefetch: bool = False  # PrefetchDecodeToPatches instead of DecodeToPatches
-    fast_downmix: bool = False  # mono_blocks with ``downmix`` instead of ``mean(axis=1)``
     env: dict = field(default_factory=dict)  # set by the parent before the process starts
 
 
-OPENBLAS_1 = {"OPENBLAS_NUM_THREADS": "1"}
-
-
-def pipeline_limits_blas() -> bool:
-    """True once DecodeToPatches caps BLAS at one thread itself (threadpoolctl in setup)."""
-    return "threadpool_limits" in inspect.getsource(DecodeToPatches)
-
-
-def _variants() -> dict[str, Variant]:
-    """The candidates still worth trying: once the pipeline has a change of its own (a fast
-    ``pipelines.decode.downmix``, a BLAS cap), the stock code already is that variant."""
-    fast = not hasattr(pipelines.decode, "downmix")
-    blas = {} if pipeline_limits_blas() else OPENBLAS_1
-    name = "+".join([*(["fast-downmix"] if fast else []), *(["openblas-1-thread"] if blas else [])])
-    variants = {"stock": Variant()}
-    if fast:
-        variants["fast-downmix"] = Variant(fast_downmix=True)
-    if name and name != "fast-downmix":
-        variants[name] = Variant(fast_downmix=fast, env=blas)
-    variants["+".join(["prefetch", *([name] if name else [])])] = Variant(True, fast, blas)
-    return variants
-
-
-VARIANTS = _variants()
+# The downmix and BLAS-thread variants measured earlier are now the pipeline's own code.
+VARIANTS = {"stock": Variant(), "prefetch": Variant(prefetch=True)}
 
 
 @contextlib.contextmanager
@@ -235,7 +165,7 @@ def instrumented(variant: str = "stock") -> Iterator[Timings]:
     """Swap in timed methods, and the variant's changes, for one in-process run."""
     global _timings
     _timings = Timings()
-    prefetch, fast_downmix = VARIANTS[variant].prefetch, VARIANTS[variant].fast_downmix
+    prefetch = VARIANTS[variant].prefetch
     decode_cls = PrefetchDecodeToPatches if prefetch else DecodeToPatches
     saved = [
         (GenreModelHandler, "run_inference", GenreModelHandler.run_inference),
@@ -246,8 +176,6 @@ def instrumented(variant: str = "stock") -> Iterator[Timings]:
     GenreModelHandler.run_inference = _timed_inference(GenreModelHandler.run_inference)
     GenreModelHandler.load_model = _timed_load(GenreModelHandler.load_model)
     pipelines.tag.DecodeToPatches = decode_cls
-    if fast_downmix:
-        pipelines.transforms.mono_blocks = mono_blocks_fast_downmix
     original_process = None
     if not prefetch:  # with prefetch, decoding overlaps: its time is no longer a share of wall
         original_process = DecodeToPatches.process

@@ -809,7 +809,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     import experiments
 
     if "extras" not in args.skip:
-        log("extra rows: other batch sizes, two worker processes, one BLAS thread ...")
+        log("extra rows: other batch sizes, two worker processes ...")
         mp = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
         batches = [] if pipeline_batch_size() == MODEL_BATCH else [MODEL_BATCH]
         for name, extra_args, env in (
@@ -817,8 +817,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             ("e2e-batch-128", ["--batch-size", "128"], None),
             ("e2e-2-processes", mp, None),
             ("e2e-2-processes-1-tf-thread", mp, ONE_TF_THREAD),
-            *([] if experiments.pipeline_limits_blas() else [
-                ("e2e-openblas-1-thread", [], {"OPENBLAS_NUM_THREADS": "1"})]),
         ):
             rows.append(best_of(lambda n=name, a=extra_args, e=env: run_cli(n, clips, a, e)))
 
