@@ -27,9 +27,12 @@ setup(
         "fsspec>=2024.6",
         "mutagen==1.48.1",
         "threadpoolctl>=3.1",
+        "pandas>=2.2,<4",
+        "scikit-learn==1.9.1",
+        "matplotlib==3.11.2",
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout", "ruff", "pandas"],
+        "test": ["pytest>=8", "pytest-timeout", "ruff", "mediafile==0.17.0"],
     },
     entry_points={"console_scripts": ["mgc=pipelines.cli:main"]},
 )
