@@ -1,0 +1,218 @@
+"""Model bundles: what ``mgc train`` writes and ``mgc tag --model BUNDLE`` and ``mgc evaluate``
+read. A bundle is a folder, so a model always travels with its labels and its front-end:
+
+- ``model.keras``: log-mel patches (batch, frames, mels) in; ``{"genres": (batch, k)
+  probabilities, "embedding": (batch, d)}`` out;
+- ``labels.json`` (as the dataset's), ``frontend.json`` (``FrontendConfig.to_dict()``);
+- ``training.json``: architecture, hyperparameters, epochs, data, counts, ``name`` and
+  ``version``; the version is a short content hash of ``model.keras``, so the provenance
+  ``name@version`` that tags record names exactly one set of weights;
+- ``metrics.json`` (validation), ``history.csv`` and ``training_curves.png``.
+
+Bundles are read through fsspec (a bucket works, for Dataflow workers) and written locally,
+into a folder beside the target that is renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import posixpath
+import shutil
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from fsspec.core import url_to_fs
+
+from mgc_model.frontend import FrontendConfig
+from mgc_model.tagger import ModelInfo
+
+MODEL_FILE = "model.keras"
+LABELS_FILE = "labels.json"
+FRONTEND_FILE = "frontend.json"
+TRAINING_FILE = "training.json"
+METRICS_FILE = "metrics.json"
+HISTORY_FILE = "history.csv"
+CURVES_FILE = "training_curves.png"
+REQUIRED_FILES = (MODEL_FILE, LABELS_FILE, FRONTEND_FILE, TRAINING_FILE)
+
+
+class NotABundle(ValueError):
+    """A path given as a bundle that is not one; the message names what is missing."""
+
+
+def looks_like_path(ref: str) -> bool:
+    """True when a ``--model`` value names a folder rather than a built-in model."""
+    return "/" in ref or os.sep in ref or ref.startswith(".") or os.path.exists(ref)
+
+
+def content_version(model_file: str | os.PathLike[str]) -> str:
+    """First 12 hex digits of the SHA-256 of the model file."""
+    digest = hashlib.sha256()
+    with open(model_file, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()[:12]
+
+
+def _read_json(fs, path: str) -> dict:
+    with fs.open(path, "r") as f:
+        return json.load(f)
+
+
+def _open(path: str):
+    fs, root = url_to_fs(path)
+    if not fs.isdir(root):
+        what = "is a file, not a folder" if fs.exists(root) else "does not exist"
+        raise NotABundle(f"model bundle {path!r} {what}; give the folder `mgc train --output` "
+                         "wrote")
+    missing = [name for name in REQUIRED_FILES if not fs.isfile(posixpath.join(root, name))]
+    if missing:
+        raise NotABundle(f"{path!r} is not a model bundle: it has no {', '.join(missing)} "
+                         "(a bundle is the folder `mgc train --output` writes)")
+    return fs, root
+
+
+def describe_bundle(path: str) -> ModelInfo:
+    """A bundle's ``ModelInfo`` from its JSON files, without loading the network."""
+    fs, root = _open(path)
+    labels = _read_json(fs, posixpath.join(root, LABELS_FILE))
+    training = _read_json(fs, posixpath.join(root, TRAINING_FILE))
+    frontend = FrontendConfig.from_dict(_read_json(fs, posixpath.join(root, FRONTEND_FILE)))
+    try:
+        return ModelInfo(name=str(training["name"]), version=str(training["version"]),
+                         genres=tuple(labels["labels"]),
+                         embedding_dim=int(training["embedding_dim"]), frontend=frontend)
+    except KeyError as missing:
+        raise NotABundle(f"{path!r}: {missing} is missing from its {LABELS_FILE} or "
+                         f"{TRAINING_FILE}") from None
+
+
+@dataclass
+class Bundle:
+    path: str
+    info: ModelInfo
+    model: object  # keras.Model
+    labels_doc: dict
+    training: dict
+    metrics: dict | None
+    history: pd.DataFrame | None
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return self.info.genres
+
+    @property
+    def multi_label(self) -> bool:
+        return bool(self.labels_doc.get("multi_label", False))
+
+    @property
+    def frontend(self) -> FrontendConfig:
+        return self.info.frontend
+
+
+def load_bundle(path: str) -> Bundle:
+    """Load a bundle's network and metadata; refuses a ``model.keras`` whose content does not
+    match the version recorded at training time (the provenance tags would carry)."""
+    import keras
+
+    info = describe_bundle(path)
+    fs, root = _open(path)
+    with tempfile.TemporaryDirectory(prefix="mgc-bundle-") as tmp:
+        local = posixpath.join(root, MODEL_FILE)
+        if "file" not in fs.protocol:
+            local = os.path.join(tmp, MODEL_FILE)
+            fs.get(posixpath.join(root, MODEL_FILE), local)
+        version = content_version(local)
+        if version != info.version:
+            raise NotABundle(f"{path!r}: {MODEL_FILE} has content version {version} but "
+                             f"{TRAINING_FILE} records {info.version}; the model was replaced "
+                             "after training")
+        model = keras.saving.load_model(local)
+    check_outputs(model, len(info.genres), path)
+    metrics = history = None
+    if fs.isfile(posixpath.join(root, METRICS_FILE)):
+        metrics = _read_json(fs, posixpath.join(root, METRICS_FILE))
+    if fs.isfile(posixpath.join(root, HISTORY_FILE)):
+        with fs.open(posixpath.join(root, HISTORY_FILE), "r") as f:
+            history = pd.read_csv(f)
+    return Bundle(path=path, info=info, model=model,
+                  labels_doc=_read_json(fs, posixpath.join(root, LABELS_FILE)),
+                  training=_read_json(fs, posixpath.join(root, TRAINING_FILE)),
+                  metrics=metrics, history=history)
+
+
+def check_outputs(model, n_labels: int, where: str) -> None:
+    outputs = model.output if isinstance(model.output, dict) else {}
+    if set(outputs) != {"genres", "embedding"} or outputs["genres"].shape[-1] != n_labels:
+        raise NotABundle(f"{where!r}: the model must output {{'genres': (batch, {n_labels}), "
+                         "'embedding': (batch, d)}")
+
+
+class BundleTagger:
+    """The ``GenreTagger`` of a bundle: patches in, genre probabilities and embeddings out."""
+
+    def __init__(self, path: str) -> None:
+        import tensorflow as tf
+
+        bundle = load_bundle(path)
+        self.info = bundle.info
+        self._model = bundle.model
+        cfg = self.info.frontend
+        spec = tf.TensorSpec([None, cfg.patch_frames, cfg.n_mels], tf.float32)
+        self._run = tf.function(lambda x: self._model(x, training=False),
+                                input_signature=[spec], reduce_retracing=True)
+
+    def predict(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        out = self._run(np.asarray(patches, dtype=np.float32))
+        return out["genres"].numpy(), out["embedding"].numpy()
+
+
+class BundleWriter:
+    """Writes a bundle into ``.<name>.partial-<id>/`` beside ``output``; ``commit`` renames it
+    into place (replacing an earlier bundle there), so a reader never sees half a bundle."""
+
+    def __init__(self, output: str | os.PathLike[str]) -> None:
+        self.output = Path(output).expanduser().absolute()
+        if self.output.exists():
+            if not self.output.is_dir():
+                raise ValueError(f"--output {str(output)!r} is a file; give a folder for the "
+                                 "bundle")
+            if any(self.output.iterdir()) and not (self.output / TRAINING_FILE).is_file():
+                raise ValueError(f"--output {str(output)!r} exists and is not a model bundle; "
+                                 "give a new folder (an existing bundle is replaced)")
+        self.output.parent.mkdir(parents=True, exist_ok=True)
+        self.staging = self.output.parent / f".{self.output.name}.partial-{uuid.uuid4().hex[:8]}"
+        self.staging.mkdir()
+
+    def file(self, name: str) -> Path:
+        return self.staging / name
+
+    def write_json(self, name: str, doc: dict) -> None:
+        self.file(name).write_text(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+
+    def save_model(self, model) -> str:
+        """Save the network and return its content version."""
+        model.save(self.file(MODEL_FILE))
+        return content_version(self.file(MODEL_FILE))
+
+    def commit(self) -> Path:
+        missing = [n for n in REQUIRED_FILES if not self.file(n).is_file()]
+        if missing:
+            raise RuntimeError(f"bundle incomplete, missing {missing}")
+        old = None
+        if self.output.exists():
+            old = self.output.parent / f".{self.output.name}.old-{uuid.uuid4().hex[:8]}"
+            os.replace(self.output, old)
+        os.replace(self.staging, self.output)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        return self.output
+
+    def discard(self) -> None:
+        shutil.rmtree(self.staging, ignore_errors=True)
