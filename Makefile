@@ -25,6 +25,8 @@ test: install
 
 bench: install
 	$(PY) bench/run.py
+	$(PY) bench/writeback.py
+	$(PY) bench/training.py
 
 lint: install
 	$(VENV)/bin/ruff check .

@@ -30,6 +30,7 @@ setup(
         "pandas>=2.2,<4",
         "scikit-learn==1.9.1",
         "matplotlib==3.11.2",
+        "google-crc32c==1.9.0",  # TFRecord checksums for Beam's WriteToTFRecord
     ],
     extras_require={
         "test": ["pytest>=8", "pytest-timeout", "ruff", "mediafile==0.17.0"],

@@ -583,7 +583,6 @@ def experiment_child(variant: str, n_files: int, result_path: str) -> None:
     """Body of the fresh process that ``in_process_run`` starts: cold like the CLI, so model
     loading and tracing cost what they cost there."""
     import experiments
-
     from mgc_model import tagger
     from pipelines.tag import TagOptions, run_tag
 

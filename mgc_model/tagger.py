@@ -1,9 +1,10 @@
 """What ``mgc tag --model`` names: a model that turns log-mel patches into genre scores and an
 embedding, together with the front-end it expects and the genres it scores.
 
-Names resolve to pretrained models shipped by installed packages (nothing is downloaded).
-``describe`` is cheap (no weights) so a pipeline can build its output schema at construction
-time; ``load`` runs on the workers.
+Names resolve to pretrained models shipped by installed packages (nothing is downloaded); a
+path resolves to a model bundle written by ``mgc train`` (``mgc_model.bundle``). ``describe``
+is cheap (no weights) so a pipeline can build its output schema at construction time; ``load``
+runs on the workers.
 """
 
 from __future__ import annotations
@@ -51,16 +52,25 @@ def _pretrained() -> dict[str, ModelInfo]:
 
 
 def describe(ref: str) -> ModelInfo:
-    """Metadata of a model name, without loading weights."""
+    """Metadata of a model name or bundle folder, without loading weights."""
     models = _pretrained()
     if ref in models:
         return models[ref]
-    raise UnknownModel(f"unknown model {ref!r}; available: {', '.join(sorted(models))}")
+    from mgc_model import bundle
+
+    if bundle.looks_like_path(ref):
+        return bundle.describe_bundle(ref)
+    raise UnknownModel(f"unknown model {ref!r}; available: {', '.join(sorted(models))}, or "
+                       "the folder of a model bundle written by `mgc train`")
 
 
 def load(ref: str) -> GenreTagger:
     """The ready-to-run model; call once per worker process."""
     info = describe(ref)
+    if ref not in _pretrained():
+        from mgc_model.bundle import BundleTagger
+
+        return BundleTagger(ref)
     from mgc_model import pretrained
 
     return pretrained.MusicnnGenreTagger(info)

@@ -55,7 +55,8 @@ def _beam_option_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def check_beam_args(args: Sequence[str]) -> None:
+def check_beam_args(args: Sequence[str], command: str = "tag",
+                    own: argparse.ArgumentParser | None = None) -> None:
     """Refuse flags that are neither mgc's nor Beam's, rather than let Beam drop them."""
     parser = _beam_option_parser()
     _, unknown = parser.parse_known_args(list(args))
@@ -63,17 +64,18 @@ def check_beam_args(args: Sequence[str]) -> None:
     stray = [a for a in unknown if not a.startswith("-")]
     if flags:
         known = [s for action in parser._actions for s in action.option_strings]
-        known += [s for action in tag_parser()._actions for s in action.option_strings]
+        own = own or tag_parser()
+        known += [s for action in own._actions for s in action.option_strings]
         hints = []
         for flag in flags:
             close = difflib.get_close_matches(flag, known, n=1)
             hints.append(f"{flag} (did you mean {close[0]}?)" if close else flag)
         raise SystemExit(
-            f"mgc tag: unknown option {', '.join(hints)}. See `mgc tag --help`; Beam pipeline "
-            "options such as --runner or --direct_num_workers are passed through."
+            f"mgc {command}: unknown option {', '.join(hints)}. See `mgc {command} --help`; "
+            "Beam pipeline options such as --runner or --direct_num_workers are passed through."
         )
     if stray:
-        raise SystemExit(f"mgc tag: unexpected argument {stray[0]!r} after the options")
+        raise SystemExit(f"mgc {command}: unexpected argument {stray[0]!r} after the options")
 
 
 def tag_parser() -> argparse.ArgumentParser:
@@ -94,7 +96,8 @@ def tag_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", "-o", required=True, metavar="OUT",
                         help="output folder (local or fsspec URL)")
     parser.add_argument("--model", default=tagger.DEFAULT_MODEL,
-                        help=f"model name (default: {tagger.DEFAULT_MODEL})")
+                        help=f"model name (default: {tagger.DEFAULT_MODEL}) or the folder of a "
+                        "bundle written by `mgc train`")
     parser.add_argument("--hop-seconds", type=float, default=None,
                         help="distance between patch starts (default: patch length, 3 s)")
     parser.add_argument("--max-patches", type=int, default=None,
@@ -108,19 +111,115 @@ def tag_parser() -> argparse.ArgumentParser:
                         help="least score for a genre to be listed (default: 0.1)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress line, even on a terminal")
+    _add_write_flags(parser)
     return parser
 
 
-def print_summary(summary, stream=sys.stdout) -> None:
+def _add_write_flags(parser: argparse.ArgumentParser) -> None:
+    from pipelines.writeback import POLICIES, WriteOptions
+
+    default = WriteOptions()
+    write = parser.add_argument_group(
+        "writing genres into the files",
+        "Off unless --write-tags is given; run with --dry-run first. Only the genre and mgc's "
+        "MGC_ provenance fields change; audio, pictures, lyrics and every other tag are kept. "
+        "Local files only; OUT/writes/ records what was done to each file.")
+    write.add_argument("--write-tags", choices=POLICIES, default=None, metavar="POLICY",
+                       help="fill (recommended: only files without a genre; a file with one is "
+                       "never touched), merge (add to the existing genres) or overwrite "
+                       "(replace them)")
+    write.add_argument("--dry-run", action="store_true",
+                       help="print the change each file would get, and change no byte")
+    write.add_argument("--genre-count", type=int, default=None, metavar="N",
+                       help=f"at most N genres per file (default: {default.count})")
+    write.add_argument("--min-score", type=float, default=None, metavar="S",
+                       help=f"least score for a genre to be written (default: "
+                       f"{default.min_score:g})")
+    write.add_argument("--vocabulary", default=None, metavar="FILE",
+                       help="only write genres named in FILE (one per line, # comments), "
+                       "spelt as there (default: the model's genres)")
+    write.add_argument("--title-case", action=argparse.BooleanOptionalAction, default=None,
+                       help="capitalise each word of a genre (default: on)")
+    write.add_argument("--separator", default=None, metavar="SEP",
+                       help="joins several genres where a format holds one text, i.e. ID3v2.3 "
+                       f"(default: {default.separator!r})")
+    write.add_argument("--update-mtime", action="store_true",
+                       help="give written files the current modification time (default: keep "
+                       "it)")
+
+
+def write_options(args: argparse.Namespace, beam_args: Sequence[str]):
+    """The --write-tags flags as ``WriteOptions`` (None without --write-tags); ValueError with
+    what to do for a flag that cannot apply."""
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    from pipelines.writeback import WriteOptions, read_vocabulary
+
+    given = {"--dry-run": args.dry_run, "--genre-count": args.genre_count is not None,
+             "--min-score": args.min_score is not None, "--vocabulary": args.vocabulary,
+             "--title-case": args.title_case is not None,
+             "--separator": args.separator is not None, "--update-mtime": args.update_mtime}
+    if args.write_tags is None:
+        extra = [flag for flag, on in given.items() if on]
+        if extra:
+            raise ValueError(f"{extra[0]} only applies with --write-tags; for a preview of "
+                             "what would be written: --write-tags fill --dry-run")
+        return None
+    if args.demo:
+        raise ValueError("--write-tags would change the demo files shipped inside mgc; copy "
+                         "them to a folder of yours and tag that folder")
+    remote = [i for i in args.inputs if "://" in i]
+    if remote:
+        raise ValueError(f"--write-tags writes into local files only, and {remote[0]!r} is not "
+                         "a local path; copy the files to a local disk, or drop --write-tags")
+    runner = PipelineOptions(list(beam_args)).view_as(StandardOptions).runner
+    if runner not in LOCAL_RUNNERS:
+        raise ValueError(f"--write-tags needs a local runner (the files are on this machine), "
+                         f"not {runner}")
+    chosen = {"policy": args.write_tags, "count": args.genre_count,
+              "min_score": args.min_score, "title_case": args.title_case,
+              "separator": args.separator}
+    return WriteOptions(
+        **{name: value for name, value in chosen.items() if value is not None},
+        vocabulary=read_vocabulary(args.vocabulary) if args.vocabulary else None,
+        keep_mtime=not args.update_mtime,
+        dry_run=args.dry_run,
+    )
+
+
+def print_writes(summary, dry_run: bool) -> None:
+    """Per file, the genre change made (or, for a dry run, that would be made); then counts.
+    Files left unchanged are only counted."""
+    from pipelines.output import read_writes
+    from pipelines.writeback import ACTIONS
+
+    for row in read_writes(summary.out):
+        before = "; ".join(row["genres_before"]) or "(no genre)"
+        if row["action"] in ("written", "would-write"):
+            change = f"{before} -> {'; '.join(row['genres_after'])}"
+        elif row["action"] == "skipped":
+            change = f"{before} ({row['message']})"
+        elif row["action"] == "failed":
+            change = row["message"]
+        else:
+            continue
+        print(f"{row['action']:<11} {row['path']}: {change}")
+    counts = ", ".join(f"{action} {summary.writes[action]}" for action in ACTIONS
+                       if summary.writes.get(action))
+    note = " (dry run: no file was changed)" if dry_run else ""
+    print(f"Genre tags{note}: {counts or 'no tagged file'}")
+
+
+def print_summary(summary) -> None:
     wall = summary.run.get("wall_time_s", 0.0)
     print(f"Tagged {summary.tagged} of {summary.seen} files in {wall:.1f} s "
-          f"({summary.failed} failed) -> {summary.out}", file=stream)
+          f"({summary.failed} failed) -> {summary.out}")
     if summary.top_genres:
         top = ", ".join(f"{g} {n}" for g, n in summary.top_genres[:5])
-        print(f"Top genres: {top}", file=stream)
+        print(f"Top genres: {top}")
     if summary.failed:
         stages = ", ".join(f"{s} {n}" for s, n in sorted(summary.failures_by_stage.items()))
-        print(f"Failures by stage: {stages} (details in {summary.out}/errors/)", file=stream)
+        print(f"Failures by stage: {stages} (details in {summary.out}/errors/)")
 
 
 def cmd_tag(argv: Sequence[str]) -> int:
@@ -134,13 +233,13 @@ def cmd_tag(argv: Sequence[str]) -> int:
     inputs = list(args.inputs) + ([demo_library()] if args.demo else [])
     if not inputs:
         raise SystemExit("mgc tag: give at least one INPUT (file, directory or glob), or --demo")
-    options = TagOptions(
-        model=args.model, hop_seconds=args.hop_seconds, max_patches=args.max_patches,
-        batch_size=args.batch_size, top_k=args.top_k, threshold=args.threshold,
-    )
     try:
-        options.validate()
-        tagger.describe(options.model)
+        options = TagOptions(
+            model=args.model, hop_seconds=args.hop_seconds, max_patches=args.max_patches,
+            batch_size=args.batch_size, top_k=args.top_k, threshold=args.threshold,
+            write=write_options(args, beam_args),
+        )
+        options.validate(tagger.describe(options.model).genres)
         inputs = check_inputs(inputs)
     except (InputNotFound, ValueError) as error:
         raise SystemExit(f"mgc tag: {error}") from None
@@ -155,6 +254,8 @@ def cmd_tag(argv: Sequence[str]) -> int:
         else:
             summary = run_tag(inputs, args.output, options, beam_args)
     print_summary(summary)
+    if options.write is not None:
+        print_writes(summary, options.write.dry_run)
     if summary.seen == 0:
         print("mgc tag: no audio files found in the inputs (extensions: mp3, flac, ogg, oga, "
               "opus, wav, aif, aiff, m4a, mp4, aac, wma)", file=sys.stderr)
@@ -165,7 +266,274 @@ def cmd_tag(argv: Sequence[str]) -> int:
     return 0
 
 
-COMMANDS = {"tag": cmd_tag}
+def extract_parser() -> argparse.ArgumentParser:
+    from pipelines.sources import LABEL_MODES, SUBSETS
+
+    parser = argparse.ArgumentParser(
+        prog="mgc extract",
+        description="Turn labelled audio into a training dataset: TFRecord patches per split "
+        "(DIR/<split>-*.tfrecord), DIR/tracks/ (handcrafted features), DIR/errors/, "
+        "labels.json, frontend.json, extract.json. Any Beam pipeline option is passed through.",
+        allow_abbrev=False,
+    )
+    given = parser.add_mutually_exclusive_group(required=True)
+    given.add_argument("--fma-metadata", metavar="META_DIR",
+                       help="FMA's fma_metadata folder (tracks.csv, genres.csv); needs "
+                       "--audio-dir; keeps FMA's artist-filtered split")
+    given.add_argument("--folder", metavar="ROOT",
+                       help="one folder per genre: ROOT/<genre>/<audio> (GTZAN style)")
+    given.add_argument("--manifest", metavar="CSV",
+                       help="CSV with columns path,genre[,split][,artist]; relative paths are "
+                       "relative to the CSV")
+    parser.add_argument("--audio-dir", metavar="AUDIO_DIR",
+                        help="FMA audio folder (000/000002.mp3 ...), with --fma-metadata")
+    parser.add_argument("--subset", choices=SUBSETS, default=None,
+                        help="FMA subset; each includes the smaller ones (default: medium)")
+    parser.add_argument("--labels", choices=LABEL_MODES, default=None,
+                        help="FMA labels: top = one top-level genre per track (tracks without "
+                        "one are skipped), all = every genre of genres_all (default: top)")
+    parser.add_argument("--output", "-o", required=True, metavar="DIR",
+                        help="dataset folder (local or fsspec URL); a previous dataset there "
+                        "is replaced when the run succeeds")
+    parser.add_argument("--hop-seconds", type=float, default=None,
+                        help="distance between patch starts (default: patch length, 3 s)")
+    parser.add_argument("--max-patches", type=int, default=None,
+                        help="at most this many patches per track, spread evenly over it")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress line, even on a terminal")
+    return parser
+
+
+def _extract_source(args, parser: argparse.ArgumentParser):
+    from pipelines.sources import fma_source, folder_source, manifest_source
+
+    if args.fma_metadata:
+        if not args.audio_dir:
+            parser.error("--fma-metadata needs --audio-dir (the folder of 000/, 001/ ...)")
+        return fma_source(args.fma_metadata, args.audio_dir, args.subset or "medium",
+                          args.labels or "top")
+    for flag, value in (("--audio-dir", args.audio_dir), ("--subset", args.subset),
+                        ("--labels", args.labels)):
+        if value is not None:
+            parser.error(f"{flag} only applies to --fma-metadata")
+    return folder_source(args.folder) if args.folder else manifest_source(args.manifest)
+
+
+def print_extract_summary(summary) -> None:
+    wall = summary.run.get("wall_time_s", 0.0)
+    print(f"Extracted {summary.extracted} of {summary.listed} tracks in {wall:.1f} s "
+          f"({summary.failed} failed) -> {summary.out}")
+    splits = "; ".join(f"{name} {s['tracks']} tracks, {s['patches']} patches"
+                       for name, s in summary.splits.items())
+    print(f"Splits: {splits}")
+    labels = summary.run.get("labels", [])
+    shown = ", ".join(labels[:16]) + (", ..." if len(labels) > 16 else "")
+    print(f"Labels ({len(labels)}): {shown}")
+    if summary.skipped:
+        skipped = ", ".join(f"{k} {n}" for k, n in sorted(summary.skipped.items()))
+        print(f"Skipped (not errors): {skipped}")
+    if summary.failed:
+        stages = ", ".join(f"{s} {n}" for s, n in sorted(summary.failures_by_stage.items()))
+        print(f"Failures by stage: {stages} (details in {summary.out}/errors/)")
+    for warning in summary.run.get("warnings", []):
+        print(f"Warning: {warning}")
+
+
+def cmd_extract(argv: Sequence[str]) -> int:
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    from pipelines.extract import ExtractOptions, run_extract
+    from pipelines.progress import ProgressDisplay, ProgressFile
+    from pipelines.sources import SourceError
+
+    parser = extract_parser()
+    args, beam_args = parser.parse_known_args(argv)
+    check_beam_args(beam_args, "extract", parser)
+    options = ExtractOptions(hop_seconds=args.hop_seconds, max_patches=args.max_patches)
+    try:
+        options.validate()
+        source = _extract_source(args, parser)
+    except (SourceError, ValueError) as error:
+        raise SystemExit(f"mgc extract: {error}") from None
+
+    runner = PipelineOptions(list(beam_args)).view_as(StandardOptions).runner
+    show = sys.stderr.isatty() and not args.no_progress and runner in LOCAL_RUNNERS
+    with tempfile.TemporaryDirectory(prefix="mgc-progress-") as tmp:
+        progress = ProgressFile(os.path.join(tmp, "events")) if show else None
+        if progress:
+            with ProgressDisplay(progress):
+                summary = run_extract(source, args.output, options, beam_args, progress)
+        else:
+            summary = run_extract(source, args.output, options, beam_args)
+    print_extract_summary(summary)
+    if summary.extracted == 0:
+        print("mgc extract: no track could be read; see the error rows", file=sys.stderr)
+        return 1
+    return 0
+
+
+def baselines_parser() -> argparse.ArgumentParser:
+    from mgc_model.baselines import MODELS
+
+    parser = argparse.ArgumentParser(
+        prog="mgc baselines",
+        description="Seed 000's baselines (decision tree, logistic regression, random forest, "
+        "SVM-RBF) on the handcrafted features of an extracted dataset; writes "
+        "REPORT/baselines.json, REPORT/report.md and one report per model.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--data", required=True, metavar="DIR",
+                        help="dataset written by `mgc extract --output DIR`")
+    parser.add_argument("--output", "-o", required=True, metavar="REPORT",
+                        help="report folder (created; files in it are replaced)")
+    parser.add_argument("--split", default="test", choices=("validation", "test"),
+                        help="split to report on (default: test); models fit on training")
+    parser.add_argument("--models", nargs="+", default=list(MODELS), choices=list(MODELS),
+                        metavar="MODEL",
+                        help=f"baselines to run (default: all: {', '.join(MODELS)})")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="worker processes for the random forest (default: 1; -1: all cores)")
+    return parser
+
+
+def cmd_baselines(argv: Sequence[str]) -> int:
+    from mgc_model.baselines import BaselineError, run_baselines
+
+    parser = baselines_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        known = [s for action in parser._actions for s in action.option_strings]
+        close = difflib.get_close_matches(unknown[0].split("=", 1)[0], known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise SystemExit(f"mgc baselines: unknown argument {unknown[0]}{hint}. "
+                         "See `mgc baselines --help`.")
+    try:
+        results = run_baselines(args.data, args.output, split=args.split, models=args.models,
+                                n_jobs=args.jobs)
+    except (BaselineError, FileNotFoundError) as error:
+        raise SystemExit(f"mgc baselines: {error}") from None
+    print(f"{'model':<20} {'accuracy':>9} {'MAP':>7} {'top-3':>7} {'macro F1':>9}")
+    for name, m in results.items():
+        print(f"{name:<20} {m['accuracy']:>9.1%} {m['map']:>7.1%} {m['top3_accuracy']:>7.1%} "
+              f"{m['macro_f1']:>9.3f}")
+    print(f"Report: {args.output}/report.md")
+    return 0
+
+
+def _parse_exactly(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """Parse, refusing unknown arguments with the closest valid flag."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        known = [s for action in parser._actions for s in action.option_strings]
+        close = difflib.get_close_matches(unknown[0].split("=", 1)[0], known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise SystemExit(f"{parser.prog}: unknown argument {unknown[0]}{hint}. "
+                         f"See `{parser.prog} --help`.")
+    return args
+
+
+def train_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mgc train",
+        description="Train a genre model on a dataset written by `mgc extract`; writes a model "
+        "bundle (model.keras, labels, front-end, training.json, metrics.json, history.csv, "
+        "training_curves.png) that `mgc tag --model BUNDLE` and `mgc evaluate` use.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--data", required=True, metavar="DIR",
+                        help="dataset written by `mgc extract --output DIR`")
+    parser.add_argument("--output", "-o", required=True, metavar="BUNDLE",
+                        help="bundle folder to write (local; a bundle already there is "
+                        "replaced when training succeeds)")
+    parser.add_argument("--arch", choices=("transfer", "cnn"), default="transfer",
+                        help="transfer: pretrained musicnn features + MLP head (default); "
+                        "cnn: seed 001's CNN from scratch")
+    parser.add_argument("--epochs", type=int, default=30, help="most epochs (default: 30)")
+    parser.add_argument("--batch-size", type=int, default=32, help="patches per step "
+                        "(default: 32)")
+    parser.add_argument("--learning-rate", type=float, default=None,
+                        help="Adam's learning rate (default: 1e-3 transfer, 1e-4 cnn)")
+    parser.add_argument("--patience", type=int, default=5,
+                        help="epochs without a lower validation loss before stopping "
+                        "(default: 5); the best epoch's weights are kept")
+    parser.add_argument("--fine-tune", action="store_true",
+                        help="transfer: after the head, also train musicnn's top blocks at a "
+                        "tenth of the learning rate")
+    augment = parser.add_mutually_exclusive_group()
+    augment.add_argument("--augment", dest="augment", action="store_true", default=None,
+                         help="augment patches (time stretch, pitch shift, noise, volume, "
+                         "masking); default for cnn and --fine-tune; with a frozen transfer "
+                         "backbone it runs the backbone on every patch of every epoch")
+    augment.add_argument("--no-augment", dest="augment", action="store_false",
+                         help="no augmentation")
+    parser.add_argument("--backbone", default="MSD_musicnn",
+                        choices=("MSD_musicnn", "MTT_musicnn"),
+                        help="transfer: pretrained network (default: MSD_musicnn)")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default: 0)")
+    parser.add_argument("--name", default=None,
+                        help="model name recorded in tags (default: the bundle folder's name)")
+    return parser
+
+
+def cmd_train(argv: Sequence[str]) -> int:
+    args = _parse_exactly(train_parser(), argv)
+    from mgc_model.training import TrainConfig, train  # TensorFlow: after --help and typos
+
+    config = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
+                         learning_rate=args.learning_rate, patience=args.patience,
+                         fine_tune=args.fine_tune, augment=args.augment, seed=args.seed,
+                         name=args.name, backbone=args.backbone)
+    try:
+        config.validate()
+        result = train(args.data, args.output, config)
+    except ValueError as error:
+        raise SystemExit(f"mgc train: {error}") from None
+    m = result.metrics
+    print(f"Bundle {result.training['name']}@{result.version} -> {result.bundle}")
+    print(f"Validation ({m['n_tracks']} tracks): accuracy {m['accuracy']:.1%}, MAP "
+          f"{m['map']:.1%}, macro F1 {m['macro_f1']:.3f}; best epoch "
+          f"{result.training['best_epoch']} of {result.training['epochs_run']}")
+    return 0
+
+
+def evaluate_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mgc evaluate",
+        description="Score a model bundle on one split of an extracted dataset, per track; "
+        "writes REPORT/metrics.json, predictions.parquet, confusion_matrix.png, "
+        "training_curves.png and report.md.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--model", required=True, metavar="BUNDLE",
+                        help="bundle folder written by `mgc train`")
+    parser.add_argument("--data", required=True, metavar="DIR",
+                        help="dataset written by `mgc extract --output DIR`")
+    parser.add_argument("--split", default="test", choices=("training", "validation", "test"),
+                        help="split to score (default: test)")
+    parser.add_argument("--output", "-o", required=True, metavar="REPORT",
+                        help="report folder (created; files in it are replaced)")
+    parser.add_argument("--batch-size", type=int, default=64,
+                        help="patches per prediction batch (default: 64)")
+    return parser
+
+
+def cmd_evaluate(argv: Sequence[str]) -> int:
+    args = _parse_exactly(evaluate_parser(), argv)
+    from mgc_model.evaluate import evaluate  # TensorFlow: after --help and typos
+
+    try:
+        m = evaluate(args.model, args.data, args.output, args.split, args.batch_size)
+    except ValueError as error:
+        raise SystemExit(f"mgc evaluate: {error}") from None
+    print(f"{m['model']} on {args.split} ({m['n_tracks']} tracks): accuracy "
+          f"{m['accuracy']:.1%}, MAP {m['map']:.1%}, top-3 {m['top3_accuracy']:.1%}, "
+          f"macro F1 {m['macro_f1']:.3f}")
+    print(f"Report: {args.output}/report.md")
+    return 0
+
+
+COMMANDS = {"tag": cmd_tag, "extract": cmd_extract, "train": cmd_train,
+            "evaluate": cmd_evaluate, "baselines": cmd_baselines}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

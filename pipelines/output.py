@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import posixpath
 from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 import fsspec
@@ -21,6 +22,7 @@ from fsspec.core import url_to_fs
 from pipelines.matching import normalise
 
 OUTPUTS = ("tags", "errors")
+OPTIONAL_OUTPUTS = ("writes",)  # only runs that asked for them; a run without retires them
 
 
 @dataclass
@@ -33,6 +35,7 @@ class RunSummary:
     top_genres: list[tuple[str, int]] = field(default_factory=list)
     failures_by_stage: dict[str, int] = field(default_factory=dict)
     run: dict = field(default_factory=dict)
+    writes: dict[str, int] = field(default_factory=dict)  # genre tag write-back, by action
 
 
 def staging_dir(out: str, run_id: str) -> str:
@@ -55,6 +58,7 @@ def summarise(fs: fsspec.AbstractFileSystem, root: str) -> RunSummary:
     """Counts from what was written, not from what the pipeline believes it wrote."""
     tags = _read_table(fs, posixpath.join(root, "tags"), ["path", "genre"])
     errors = _read_table(fs, posixpath.join(root, "errors"), ["path", "stage"])
+    writes = _read_table(fs, posixpath.join(root, "writes"), ["action"])
     tagged = tags.num_rows if tags is not None else 0
     failed_paths: dict[str, str] = {}
     if errors is not None:
@@ -64,28 +68,26 @@ def summarise(fs: fsspec.AbstractFileSystem, root: str) -> RunSummary:
     top = Counter(tags["genre"].to_pylist()).most_common() if tags is not None else []
     return RunSummary(
         out=root,
-        seen=tagged + len(failed_paths),
+        # a file tagged whose genre could not be written has a tag row and an error row
+        seen=len(set(tags["path"].to_pylist() if tags is not None else ()) | set(failed_paths)),
         tagged=tagged,
         skipped=0,
         failed=len(failed_paths),
         top_genres=top,
         failures_by_stage=dict(Counter(failed_paths.values())),
+        writes=dict(Counter(writes["action"].to_pylist())) if writes is not None else {},
     )
 
 
-def publish(staging: str, out: str, run: dict) -> RunSummary:
-    """Move the staged outputs into place and write run.json; returns the run's summary."""
+def publish(staging: str, out: str, run: dict, optional: Sequence[str] = ()) -> RunSummary:
+    """Move the staged outputs (and the ``optional`` ones this run made) into place and write
+    run.json; returns the run's summary."""
     fs, root = url_to_fs(normalise(out))
     _, staged = url_to_fs(staging)
     summary = summarise(fs, staged)
-    for name in OUTPUTS:
-        target = posixpath.join(root, name)
-        new = posixpath.join(staged, name)
-        if not fs.exists(new):
-            fs.makedirs(new, exist_ok=True)
-        if fs.exists(target):
-            fs.mv(target, posixpath.join(staged, f"previous-{name}"), recursive=True)
-        fs.mv(new, target, recursive=True)
+    for name in [*OUTPUTS, *optional]:
+        fs.makedirs(posixpath.join(staged, name), exist_ok=True)
+    move_into_place(fs, staged, root, [*OUTPUTS, *optional], retire=OPTIONAL_OUTPUTS)
     summary.out = out
     summary.run = {
         "seen": summary.seen,
@@ -93,6 +95,7 @@ def publish(staging: str, out: str, run: dict) -> RunSummary:
         "skipped": summary.skipped,
         "failed": summary.failed,
         "failures_by_stage": summary.failures_by_stage,
+        **({"writes": summary.writes} if optional else {}),
         **run,
     }
     tmp = posixpath.join(staged, "run.json")
@@ -100,6 +103,25 @@ def publish(staging: str, out: str, run: dict) -> RunSummary:
         json.dump(summary.run, f, indent=2, default=str)
     fs.mv(tmp, posixpath.join(root, "run.json"))
     return summary
+
+
+def move_into_place(fs: fsspec.AbstractFileSystem, staged: str, root: str,
+                    names: Iterable[str], retire: Iterable[str] = ()) -> None:
+    """Move staged entries (files or folders) to ``root``, replacing those of the same name.
+
+    Replaced entries, and the ``retire`` entries of ``root`` that no new one replaces (shards
+    of a previous run), are parked inside the staging folder, which ``discard`` removes.
+    """
+    parked = posixpath.join(staged, "previous")
+    fs.makedirs(parked, exist_ok=True)
+    names = list(names)
+    for name in [*retire, *names]:
+        target = posixpath.join(root, name)
+        if fs.exists(target):
+            fs.mv(target, posixpath.join(parked, name), recursive=True)
+    fs.makedirs(root, exist_ok=True)
+    for name in names:
+        fs.mv(posixpath.join(staged, name), posixpath.join(root, name), recursive=True)
 
 
 def discard(staging: str) -> None:
@@ -112,3 +134,10 @@ def read_tags(out: str) -> ds.Dataset:
     """The tags of a finished run, as a pyarrow dataset."""
     fs, root = url_to_fs(normalise(out))
     return ds.dataset(posixpath.join(root, "tags"), filesystem=fs, format="parquet")
+
+
+def read_writes(out: str) -> list[dict]:
+    """The genre write-back outcomes of a finished run (``OUT/writes/``), sorted by path."""
+    fs, root = url_to_fs(normalise(out))
+    table = _read_table(fs, posixpath.join(root, "writes"), None)
+    return sorted(table.to_pylist(), key=lambda row: row["path"]) if table is not None else []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 import apache_beam as beam
@@ -29,8 +29,10 @@ from pipelines.transforms import (
     ErrorRow,
     MatchAudioFiles,
     MeanScores,
+    WriteGenreTags,
 )
-from schemas.parquet import ERRORS_SCHEMA, tags_schema
+from pipelines.writeback import WriteOptions
+from schemas.parquet import ERRORS_SCHEMA, WRITES_SCHEMA, tags_schema
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,9 @@ class TagOptions:
     batch_size: int = DEFAULT_BATCH_SIZE
     top_k: int = 3
     threshold: float = 0.1
+    write: WriteOptions | None = None  # write genres into the files (--write-tags)
 
-    def validate(self) -> None:
+    def validate(self, genres: Sequence[str] | None = None) -> None:
         if self.hop_seconds is not None and self.hop_seconds <= 0:
             raise ValueError("--hop-seconds must be positive")
         if self.max_patches is not None and self.max_patches <= 0:
@@ -55,6 +58,8 @@ class TagOptions:
             raise ValueError("--top-k must be positive")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError("--threshold must be between 0 and 1")
+        if self.write is not None:
+            self.write.validate(genres)
 
 
 def _inference_errors(failure) -> list[tuple[str, ErrorRow]]:
@@ -65,7 +70,8 @@ def _inference_errors(failure) -> list[tuple[str, ErrorRow]]:
 def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
                        options: TagOptions, info: ModelInfo,
                        progress: ProgressFile | None = None) -> None:
-    """Wire match -> decode -> patches -> RunInference -> per-track mean -> Parquet."""
+    """Wire match -> decode -> patches -> RunInference -> per-track mean -> Parquet, and last,
+    when ``options.write`` asks for it, genres into the files."""
     cfg = info.frontend
     hop_frames = None
     if options.hop_seconds is not None:
@@ -104,7 +110,10 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
                         datetime.now(timezone.utc))
         ).with_outputs(ERRORS, main="tags")
     )
-    errors = (matched.errors, decoded.errors, rows.errors) | "AllErrors" >> beam.Flatten()
+    errors = [matched.errors, decoded.errors, rows.errors]
+    if options.write is not None:
+        errors.append(_write_genres(rows.tags, decoded.tracks, staging, options.write, info))
+    errors = tuple(errors) | "AllErrors" >> beam.Flatten()
     if progress:
         decoded.tracks | "ProgressDecoded" >> beam.ParDo(Report(progress, "done"))
         decoded.errors | "ProgressFailed" >> beam.ParDo(Report(progress, "failed"))
@@ -120,6 +129,20 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
     )
 
 
+def _write_genres(tags, tracks, staging: str, write: WriteOptions, info: ModelInfo):
+    """The last stage: genres into the files, one outcome row per file in ``writes/``."""
+    written = (
+        {"tags": tags | "KeyTagRows" >> beam.WithKeys(lambda row: row["path"]), "track": tracks}
+        | "JoinForWrite" >> beam.CoGroupByKey()
+        | "WriteGenreTags" >> beam.ParDo(WriteGenreTags(write, info.genres, info.ref))
+        .with_outputs(ERRORS, main="writes")
+    )
+    written.writes | "WriteWrites" >> beam.io.WriteToParquet(
+        output.shard_prefix(staging, "writes"), WRITES_SCHEMA, file_name_suffix=".parquet"
+    )
+    return written.errors
+
+
 def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
             pipeline_args: Sequence[str] = (), progress: ProgressFile | None = None
             ) -> output.RunSummary:
@@ -128,8 +151,8 @@ def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
     The outputs are written to a staging folder first and moved into place only when the
     pipeline succeeded, so a failed run leaves the previous outputs as they were.
     """
-    options.validate()
     info = tagger.describe(options.model)
+    options.validate(info.genres)
     beam_options = PipelineOptions(list(pipeline_args))
     runner = beam_options.view_as(StandardOptions).runner or "DirectRunner"
     staging = output.staging_dir(out, uuid.uuid4().hex[:12])
@@ -144,10 +167,11 @@ def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
                 "model": info.ref,
                 "runner": runner,
                 "inputs": list(inputs),
-                "options": options.__dict__,
+                "options": asdict(options),
                 "started_at": started.isoformat(),
                 "wall_time_s": round(time.monotonic() - clock, 3),
             },
+            optional=("writes",) if options.write is not None else (),
         )
     finally:
         output.discard(staging)

@@ -21,6 +21,7 @@ from threadpoolctl import threadpool_limits
 from mgc_model.frontend import FrontendConfig, LogMelStream, PatchCutter
 from pipelines.decode import AudioReader, DecodeError, mono_blocks
 from pipelines.matching import expand_input
+from pipelines.writeback import FileStat, WriteOptions, failed, file_stat, write_genres
 
 ERRORS = "errors"
 TRACKS = "tracks"
@@ -45,6 +46,7 @@ class Track(NamedTuple):
     sample_rate: int
     channels: int
     n_patches: int
+    stat: FileStat | None = None  # the file as it was read, so a later write can tell a change
 
 
 class TrackScores(NamedTuple):
@@ -109,6 +111,7 @@ class DecodeToPatches(beam.DoFn):
         stage = "decode"
         n_samples = 0
         try:
+            stat = file_stat(path)  # before reading: a write-back checks nothing changed since
             with AudioReader(path) as reader:
                 info = reader.info
                 expected = None
@@ -138,7 +141,7 @@ class DecodeToPatches(beam.DoFn):
         self.seconds.update(int(duration))
         yield pvalue.TaggedOutput(
             TRACKS, (path, Track(path, duration, info.sample_rate, info.channels,
-                                 cutter.n_patches))
+                                 cutter.n_patches, stat))
         )
 
 
@@ -228,3 +231,35 @@ def tag_row(track: Track, result: TrackScores, genres: tuple[str, ...], model_re
         "model": model_ref,
         "tagged_at": tagged_at,
     }
+
+
+class WriteGenreTags(beam.DoFn):
+    """(path, {"tags": [tag row], "track": [Track]}) -> the file's ``OUT/writes/`` row, after
+    writing its genres into the file (``pipelines.writeback``).
+
+    The last stage of a run, and safe to retry: a retried bundle re-plans from the file as it
+    now is, finds it already written, and leaves it alone. A file that cannot be written is an
+    error row (stage ``write``) and a ``failed`` row; the run goes on.
+    """
+
+    def __init__(self, options: WriteOptions, genres: tuple[str, ...], model_ref: str) -> None:
+        self.options = options
+        self.genres = genres
+        self.model_ref = model_ref
+        self.counters = {action: Metrics.counter("mgc", f"genre_tags_{action}")
+                         for action in ("written", "unchanged", "would-write", "skipped",
+                                        "failed")}
+
+    def process(self, element) -> Iterator:
+        path, joined = element
+        for row in joined["tags"][:1]:  # none when not tagged: its error row is already out
+            tracks = joined["track"]
+            scores = dict(zip(self.genres, row["genre_scores"], strict=True))
+            try:
+                outcome = write_genres(path, scores, self.model_ref, self.options,
+                                       tracks[0].stat if tracks else None)
+            except Exception as error:
+                yield pvalue.TaggedOutput(ERRORS, ErrorRow.of(path, "write", error))
+                outcome = failed(path, self.options, self.model_ref, error)
+            self.counters[outcome.action].inc()
+            yield outcome.as_row()

@@ -1,4 +1,5 @@
-"""Parquet schemas of a tag run's outputs: ``OUT/tags/`` and ``OUT/errors/``.
+"""Parquet schemas: a tag run's ``OUT/tags/``, ``OUT/errors/`` and ``OUT/writes/``; an
+extracted dataset's ``DIR/tracks/`` (and ``DIR/errors/``).
 
 The genre label order of ``genre_scores`` travels in the schema metadata (``mgc.genres``), so
 a reader never has to guess which score is which.
@@ -14,7 +15,7 @@ import pyarrow as pa
 GENRES_METADATA_KEY = b"mgc.genres"
 MODEL_METADATA_KEY = b"mgc.model"
 
-STAGES = ("match", "decode", "frontend", "inference", "write")
+STAGES = ("match", "decode", "frontend", "features", "inference", "write")
 
 GENRE_SCORE = pa.struct([("name", pa.string()), ("score", pa.float32())])
 
@@ -51,6 +52,65 @@ ERRORS_SCHEMA = pa.schema(
         pa.field("message", pa.string()),
     ]
 )
+
+# One row per tagged file of a run with --write-tags (``OUT/writes/``): what was done to its
+# genre tag. action: written, unchanged, would-write (dry run), skipped, failed.
+WRITES_SCHEMA = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("action", pa.string(), nullable=False),
+        pa.field("policy", pa.string()),
+        pa.field("genres_before", pa.list_(pa.string())),
+        pa.field("genres_after", pa.list_(pa.string())),
+        pa.field("model", pa.string()),
+        pa.field("message", pa.string()),
+    ]
+)
+
+
+FEATURES_METADATA_KEY = b"mgc.features"
+
+
+def tracks_schema(feature_names: Sequence[str]) -> pa.Schema:
+    """One row per track of an extracted dataset (``DIR/tracks/``); ``labels`` are ids into
+    the dataset's labels.json, ``features`` the handcrafted features named in the schema
+    metadata (``mgc.features``)."""
+    fields = [
+        pa.field("track_id", pa.string(), nullable=False),
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("split", pa.string(), nullable=False),
+        pa.field("labels", pa.list_(pa.int32())),
+        pa.field("artist", pa.string()),
+        pa.field("duration_s", pa.float64()),
+        pa.field("n_patches", pa.int32()),
+        pa.field("features", pa.list_(pa.float32())),
+    ]
+    metadata = {FEATURES_METADATA_KEY: json.dumps(list(feature_names)).encode()}
+    return pa.schema(fields, metadata=metadata)
+
+
+def feature_names(schema: pa.Schema) -> list[str]:
+    """Names of the ``features`` values, read back from a tracks dataset's schema."""
+    return json.loads(schema.metadata[FEATURES_METADATA_KEY])
+
+
+def predictions_schema(labels: Sequence[str], model: str) -> pa.Schema:
+    """One row per evaluated track (``REPORT/predictions.parquet`` of ``mgc evaluate``):
+    true labels, the best-scored label and the per-track mean scores (order: ``mgc.genres``)."""
+    fields = [
+        pa.field("track_id", pa.string(), nullable=False),
+        pa.field("labels", pa.list_(pa.string())),
+        pa.field("label_ids", pa.list_(pa.int32())),
+        pa.field("predicted", pa.string()),
+        pa.field("predicted_score", pa.float32()),
+        pa.field("scores", pa.list_(pa.float32())),
+        pa.field("n_patches", pa.int32()),
+    ]
+    metadata = {
+        GENRES_METADATA_KEY: json.dumps(list(labels)).encode(),
+        MODEL_METADATA_KEY: model.encode(),
+    }
+    return pa.schema(fields, metadata=metadata)
 
 
 def genre_labels(schema: pa.Schema) -> list[str]:
