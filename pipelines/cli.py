@@ -14,7 +14,7 @@ import logging
 import os
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from importlib.resources import files
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
@@ -76,6 +76,18 @@ def check_beam_args(args: Sequence[str], command: str = "tag",
         )
     if stray:
         raise SystemExit(f"mgc {command}: unexpected argument {stray[0]!r} after the options")
+
+
+def _parse_exactly(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """Parse, refusing unknown arguments with the closest valid flag."""
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        known = [s for action in parser._actions for s in action.option_strings]
+        close = difflib.get_close_matches(unknown[0].split("=", 1)[0], known, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        raise SystemExit(f"{parser.prog}: unknown argument {unknown[0]}{hint}. "
+                         f"See `{parser.prog} --help`.")
+    return args
 
 
 def tag_parser() -> argparse.ArgumentParser:
@@ -222,10 +234,23 @@ def print_summary(summary) -> None:
         print(f"Failures by stage: {stages} (details in {summary.out}/errors/)")
 
 
-def cmd_tag(argv: Sequence[str]) -> int:
+def with_progress(run: Callable, beam_args: Sequence[str], no_progress: bool):
+    """``run(progress)`` with the status line on a terminal (local runners only: remote
+    workers cannot report to this machine), ``run(None)`` otherwise."""
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
     from pipelines.progress import ProgressDisplay, ProgressFile
+
+    runner = PipelineOptions(list(beam_args)).view_as(StandardOptions).runner
+    if not sys.stderr.isatty() or no_progress or runner not in LOCAL_RUNNERS:
+        return run(None)
+    with tempfile.TemporaryDirectory(prefix="mgc-progress-") as tmp:
+        progress = ProgressFile(os.path.join(tmp, "events"))
+        with ProgressDisplay(progress):
+            return run(progress)
+
+
+def cmd_tag(argv: Sequence[str]) -> int:
     from pipelines.tag import TagOptions, run_tag
 
     args, beam_args = tag_parser().parse_known_args(argv)
@@ -244,15 +269,9 @@ def cmd_tag(argv: Sequence[str]) -> int:
     except (InputNotFound, ValueError) as error:
         raise SystemExit(f"mgc tag: {error}") from None
 
-    runner = PipelineOptions(list(beam_args)).view_as(StandardOptions).runner
-    show = sys.stderr.isatty() and not args.no_progress and runner in LOCAL_RUNNERS
-    with tempfile.TemporaryDirectory(prefix="mgc-progress-") as tmp:
-        progress = ProgressFile(os.path.join(tmp, "events")) if show else None
-        if progress:
-            with ProgressDisplay(progress):
-                summary = run_tag(inputs, args.output, options, beam_args, progress)
-        else:
-            summary = run_tag(inputs, args.output, options, beam_args)
+    summary = with_progress(
+        lambda progress: run_tag(inputs, args.output, options, beam_args, progress),
+        beam_args, args.no_progress)
     print_summary(summary)
     if options.write is not None:
         print_writes(summary, options.write.dry_run)
@@ -340,10 +359,7 @@ def print_extract_summary(summary) -> None:
 
 
 def cmd_extract(argv: Sequence[str]) -> int:
-    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
-
     from pipelines.extract import ExtractOptions, run_extract
-    from pipelines.progress import ProgressDisplay, ProgressFile
     from pipelines.sources import SourceError
 
     parser = extract_parser()
@@ -356,15 +372,9 @@ def cmd_extract(argv: Sequence[str]) -> int:
     except (SourceError, ValueError) as error:
         raise SystemExit(f"mgc extract: {error}") from None
 
-    runner = PipelineOptions(list(beam_args)).view_as(StandardOptions).runner
-    show = sys.stderr.isatty() and not args.no_progress and runner in LOCAL_RUNNERS
-    with tempfile.TemporaryDirectory(prefix="mgc-progress-") as tmp:
-        progress = ProgressFile(os.path.join(tmp, "events")) if show else None
-        if progress:
-            with ProgressDisplay(progress):
-                summary = run_extract(source, args.output, options, beam_args, progress)
-        else:
-            summary = run_extract(source, args.output, options, beam_args)
+    summary = with_progress(
+        lambda progress: run_extract(source, args.output, options, beam_args, progress),
+        beam_args, args.no_progress)
     print_extract_summary(summary)
     if summary.extracted == 0:
         print("mgc extract: no track could be read; see the error rows", file=sys.stderr)
@@ -399,14 +409,7 @@ def baselines_parser() -> argparse.ArgumentParser:
 def cmd_baselines(argv: Sequence[str]) -> int:
     from mgc_model.baselines import BaselineError, run_baselines
 
-    parser = baselines_parser()
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        known = [s for action in parser._actions for s in action.option_strings]
-        close = difflib.get_close_matches(unknown[0].split("=", 1)[0], known, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise SystemExit(f"mgc baselines: unknown argument {unknown[0]}{hint}. "
-                         "See `mgc baselines --help`.")
+    args = _parse_exactly(baselines_parser(), argv)
     try:
         results = run_baselines(args.data, args.output, split=args.split, models=args.models,
                                 n_jobs=args.jobs)
@@ -418,18 +421,6 @@ def cmd_baselines(argv: Sequence[str]) -> int:
               f"{m['macro_f1']:>9.3f}")
     print(f"Report: {args.output}/report.md")
     return 0
-
-
-def _parse_exactly(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
-    """Parse, refusing unknown arguments with the closest valid flag."""
-    args, unknown = parser.parse_known_args(argv)
-    if unknown:
-        known = [s for action in parser._actions for s in action.option_strings]
-        close = difflib.get_close_matches(unknown[0].split("=", 1)[0], known, n=1)
-        hint = f" (did you mean {close[0]}?)" if close else ""
-        raise SystemExit(f"{parser.prog}: unknown argument {unknown[0]}{hint}. "
-                         f"See `{parser.prog} --help`.")
-    return args
 
 
 def train_parser() -> argparse.ArgumentParser:
