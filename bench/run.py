@@ -7,7 +7,8 @@ cached in bench/out/), and prints the ratios. The machine may be shared: each me
 waits for a quiet CPU, records how many cores other processes used meanwhile, and is taken
 again when they used more than a quarter of a core.
 
-Usage: python bench/run.py [--quick] [--files N] [--skip musicnn long extras experiments]
+Usage: python bench/run.py [--quick] [--files N] [--skip musicnn long extras experiments
+       incremental]
 Writes bench/out/results.json; logs of every subprocess go to bench/out/runs/.
 """
 
@@ -484,14 +485,17 @@ def spawn(cmd: Sequence[str], logfile: Path, env: dict[str, str] | None = None
 
 
 def run_cli(name: str, inputs: Sequence[Path | str], args: Sequence[str] = (),
-            env: dict[str, str] | None = None) -> Row:
+            env: dict[str, str] | None = None, state_from: str | None = None) -> Row:
     """``mgc tag`` in a subprocess: wall time around it, run.json's pipeline time, peak RSS
-    (wait4's ru_maxrss: the largest single process) and the sampled whole-tree RSS."""
+    (wait4's ru_maxrss: the largest single process) and the sampled whole-tree RSS.
+    ``state_from``: start from a copy of that run's output (the state of --incremental)."""
     import pyarrow.parquet as pq
 
     out = RUNS / name
     shutil.rmtree(out, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
+    if state_from:
+        shutil.copytree(RUNS / state_from, out)
     cmd = [BIN / "mgc", "tag", *inputs, "--output", out, *args]
     result, meter = spawn(cmd, RUNS / f"{name}.log", env)
     run = json.loads((out / "run.json").read_text())
@@ -515,8 +519,29 @@ def run_cli(name: str, inputs: Sequence[Path | str], args: Sequence[str] = (),
                    "peak_process_hwm_mb": result["peak_process_hwm_bytes"] / 2**20,
                    "peak_tree_rss_mb": result["peak_tree_rss_bytes"] / 2**20,
                    "errors": errors,
+                   "tagged": run.get("tagged"),
+                   "skipped": run.get("skipped", 0),
                    "genres": dict(sorted(genres.items(), key=lambda kv: -kv[1])),
                })
+
+
+def incremental_rerun(clips: Sequence[Path], base: str = "e2e-default") -> Row:
+    """``mgc tag --incremental`` over the corpus, on the state the ``base`` run left: every
+    file is unchanged, so every row is carried over (the row's tracks count the rows carried)."""
+    row = run_cli(f"{base}-incremental-no-change", clips, ["--incremental"], state_from=base)
+    if row.extra["tagged"] != 0 or row.extra["skipped"] != row.tracks:
+        raise RuntimeError(f"the no-change incremental run tagged {row.extra['tagged']} and "
+                           f"skipped {row.extra['skipped']} of {row.tracks} files")
+    row.note += f" (nothing changed since {base}: every file skipped)"
+    return row
+
+
+def incremental_ratios(rerun: Row, full: Row) -> dict[str, float]:
+    return {
+        "incremental no-change rerun / full run (subprocess wall)": rerun.wall_s / full.wall_s,
+        "incremental no-change rerun / full run (pipeline wall)": (
+            rerun.extra["pipeline_wall_s"] / full.extra["pipeline_wall_s"]),
+    }
 
 
 # --- (d) musicnn 0.1.0 as published ---------------------------------------------------------
@@ -713,7 +738,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help=argparse.SUPPRESS)
     parser.add_argument("--model-child", metavar="RESULT", help=argparse.SUPPRESS)
     parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["musicnn", "long", "extras", "experiments"],
+                        choices=["musicnn", "long", "extras", "experiments", "incremental"],
                         help="leave these sections out")
     args = parser.parse_args(argv)
     if args.quick:
@@ -763,6 +788,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     log("(a) end to end: mgc tag, default options ...")
     e2e = best_of(lambda: run_cli("e2e-default", clips))
     rows.append(e2e)
+    incremental = None
+    if "incremental" not in args.skip:
+        log("nightly: the same run again with --incremental, nothing changed ...")
+        incremental = best_of(lambda: incremental_rerun(clips))
+        rows.append(incremental)
 
     log("(c) decode + front-end alone ...")
     decoded: dict = {}
@@ -848,6 +878,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         for variant, row in variant_rows.items():
             ratios[f"pipeline/model with {variant} (pipeline wall)"] = (
                 row.tracks / row.extra["pipeline_wall_s"] / model_same_batch.tracks_per_s)
+    if incremental is not None:
+        ratios.update(incremental_ratios(incremental, e2e))
     serial = model_same_batch.wall_s / (model_same_batch.wall_s + decode_row.wall_s)
     ratios["serial bound: model / (model + decode), same thread"] = serial
     model_gflops = model.patches_per_s * flops_per_patch / 1e9

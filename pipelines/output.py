@@ -23,6 +23,7 @@ from pipelines.matching import normalise
 
 OUTPUTS = ("tags", "errors")
 OPTIONAL_OUTPUTS = ("writes",)  # only runs that asked for them; a run without retires them
+CARRIED = "carried"  # staged only: the paths an incremental run carried over, for the counts
 
 
 @dataclass
@@ -59,7 +60,10 @@ def summarise(fs: fsspec.AbstractFileSystem, root: str) -> RunSummary:
     tags = _read_table(fs, posixpath.join(root, "tags"), ["path", "genre"])
     errors = _read_table(fs, posixpath.join(root, "errors"), ["path", "stage"])
     writes = _read_table(fs, posixpath.join(root, "writes"), ["action"])
-    tagged = tags.num_rows if tags is not None else 0
+    # an incremental run lists, in the staging folder only, the rows it carried over
+    carried = _read_table(fs, posixpath.join(root, CARRIED), ["path"])
+    skipped = carried.num_rows if carried is not None else 0
+    tagged = (tags.num_rows if tags is not None else 0) - skipped
     failed_paths: dict[str, str] = {}
     if errors is not None:
         for path, stage in zip(errors["path"].to_pylist(), errors["stage"].to_pylist(),
@@ -71,7 +75,7 @@ def summarise(fs: fsspec.AbstractFileSystem, root: str) -> RunSummary:
         # a file tagged whose genre could not be written has a tag row and an error row
         seen=len(set(tags["path"].to_pylist() if tags is not None else ()) | set(failed_paths)),
         tagged=tagged,
-        skipped=0,
+        skipped=skipped,
         failed=len(failed_paths),
         top_genres=top,
         failures_by_stage=dict(Counter(failed_paths.values())),

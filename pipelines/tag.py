@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Sequence
@@ -13,12 +14,14 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 import apache_beam as beam
+import pyarrow as pa
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from mgc_model import tagger
 from mgc_model.tagger import ModelInfo
 from pipelines import output
+from pipelines.incremental import PreviousRun, SplitByState, previous_run, state_key
 from pipelines.inference import DEFAULT_BATCH_SIZE, GenreModelHandler
 from pipelines.progress import ProgressFile, Report
 from pipelines.transforms import (
@@ -33,6 +36,9 @@ from pipelines.transforms import (
 )
 from pipelines.writeback import WriteOptions
 from schemas.parquet import ERRORS_SCHEMA, WRITES_SCHEMA, tags_schema
+
+log = logging.getLogger(__name__)
+CARRIED_SCHEMA = pa.schema([pa.field("path", pa.string(), nullable=False)])
 
 
 @dataclass(frozen=True)
@@ -69,9 +75,11 @@ def _inference_errors(failure) -> list[tuple[str, ErrorRow]]:
 
 def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
                        options: TagOptions, info: ModelInfo,
-                       progress: ProgressFile | None = None) -> None:
+                       progress: ProgressFile | None = None,
+                       previous: PreviousRun | None = None) -> None:
     """Wire match -> decode -> patches -> RunInference -> per-track mean -> Parquet, and last,
-    when ``options.write`` asks for it, genres into the files."""
+    when ``options.write`` asks for it, genres into the files. With ``previous`` (an
+    incremental run), files unchanged since that run skip all of it: their rows are carried."""
     cfg = info.frontend
     hop_frames = None
     if options.hop_seconds is not None:
@@ -82,8 +90,13 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
         | "Inputs" >> beam.Create(list(inputs))
         | "Match" >> beam.ParDo(MatchAudioFiles()).with_outputs(ERRORS, main="paths")
     )
-    # Distinct drops a file named twice, and its shuffle spreads the files over workers.
-    paths = matched.paths | "Distinct" >> beam.Distinct()
+    carried = None
+    if previous is not None:  # its join by path also drops a file named twice
+        split = matched.paths | "SplitByState" >> SplitByState(previous, info.ref)
+        paths, carried = split.paths, split.carried
+    else:
+        # Distinct drops a file named twice, and its shuffle spreads the files over workers.
+        paths = matched.paths | "Distinct" >> beam.Distinct()
     if progress:
         paths | "ProgressSeen" >> beam.ParDo(Report(progress, "seen"))
     decoded = paths | "DecodeToPatches" >> beam.ParDo(
@@ -119,7 +132,14 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
         decoded.errors | "ProgressFailed" >> beam.ParDo(Report(progress, "failed"))
         inferred | "ProgressPatches" >> beam.ParDo(Report(progress, "patches"))
 
-    rows.tags | "WriteTags" >> beam.io.WriteToParquet(
+    tags = rows.tags
+    if carried is not None:
+        tags = (rows.tags, carried) | "WithCarried" >> beam.Flatten()
+        carried | "CarriedPaths" >> beam.Map(lambda row: {"path": row["path"]}) | (
+            "WriteCarried" >> beam.io.WriteToParquet(
+                output.shard_prefix(staging, output.CARRIED), CARRIED_SCHEMA,
+                file_name_suffix=".parquet"))
+    tags | "WriteTags" >> beam.io.WriteToParquet(
         output.shard_prefix(staging, "tags"), tags_schema(info.genres, info.ref),
         file_name_suffix=".parquet",
     )
@@ -144,15 +164,22 @@ def _write_genres(tags, tracks, staging: str, write: WriteOptions, info: ModelIn
 
 
 def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
-            pipeline_args: Sequence[str] = (), progress: ProgressFile | None = None
-            ) -> output.RunSummary:
+            pipeline_args: Sequence[str] = (), progress: ProgressFile | None = None,
+            incremental: bool = False) -> output.RunSummary:
     """Run a whole tag job and publish ``out/tags``, ``out/errors`` and ``out/run.json``.
 
     The outputs are written to a staging folder first and moved into place only when the
     pipeline succeeded, so a failed run leaves the previous outputs as they were.
+    ``incremental``: the previous run in ``out`` is the state; unchanged files are skipped
+    and their rows carried over (``pipelines.incremental``).
     """
     info = tagger.describe(options.model)
     options.validate(info.genres)
+    key = state_key(info.ref, options)
+    previous, state_note = None, "full run"
+    if incremental:
+        previous, state_note = previous_run(out, key)
+        log.info("incremental: %s", state_note)
     beam_options = PipelineOptions(list(pipeline_args))
     runner = beam_options.view_as(StandardOptions).runner or "DirectRunner"
     staging = output.staging_dir(out, uuid.uuid4().hex[:12])
@@ -160,7 +187,7 @@ def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
     clock = time.monotonic()
     try:
         with beam.Pipeline(options=beam_options) as p:
-            build_tag_pipeline(p, inputs, staging, options, info, progress)
+            build_tag_pipeline(p, inputs, staging, options, info, progress, previous)
         summary = output.publish(
             staging, out,
             run={
@@ -170,6 +197,9 @@ def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
                 "options": asdict(options),
                 "started_at": started.isoformat(),
                 "wall_time_s": round(time.monotonic() - clock, 3),
+                "incremental": incremental,
+                "state": state_note,
+                "state_key": key,
             },
             optional=("writes",) if options.write is not None else (),
         )

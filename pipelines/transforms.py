@@ -20,6 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from mgc_model.frontend import FrontendConfig, LogMelStream, PatchCutter
 from pipelines.decode import AudioReader, DecodeError, mono_blocks
+from pipelines.incremental import Signature, file_signature
 from pipelines.matching import expand_input
 from pipelines.writeback import FileStat, WriteOptions, failed, file_stat, write_genres
 
@@ -47,6 +48,7 @@ class Track(NamedTuple):
     channels: int
     n_patches: int
     stat: FileStat | None = None  # the file as it was read, so a later write can tell a change
+    signature: Signature | None = None  # size and mtime, local or remote: for incremental runs
 
 
 class TrackScores(NamedTuple):
@@ -112,6 +114,8 @@ class DecodeToPatches(beam.DoFn):
         n_samples = 0
         try:
             stat = file_stat(path)  # before reading: a write-back checks nothing changed since
+            signature = (Signature(stat.size, stat.mtime_ns) if stat is not None
+                         else _signature_or_none(path))
             with AudioReader(path) as reader:
                 info = reader.info
                 expected = None
@@ -141,8 +145,15 @@ class DecodeToPatches(beam.DoFn):
         self.seconds.update(int(duration))
         yield pvalue.TaggedOutput(
             TRACKS, (path, Track(path, duration, info.sample_rate, info.channels,
-                                 cutter.n_patches, stat))
+                                 cutter.n_patches, stat, signature))
         )
+
+
+def _signature_or_none(path: str) -> Signature | None:
+    try:
+        return file_signature(path)
+    except Exception:  # a store without stat-like info: the file is just never skipped
+        return None
 
 
 class MeanScores(beam.CombineFn):
@@ -230,6 +241,8 @@ def tag_row(track: Track, result: TrackScores, genres: tuple[str, ...], model_re
         "n_patches": result.n_patches,
         "model": model_ref,
         "tagged_at": tagged_at,
+        "size": track.signature.size if track.signature else None,
+        "mtime_ns": track.signature.mtime_ns if track.signature else None,
     }
 
 
@@ -262,4 +275,6 @@ class WriteGenreTags(beam.DoFn):
                 yield pvalue.TaggedOutput(ERRORS, ErrorRow.of(path, "write", error))
                 outcome = failed(path, self.options, self.model_ref, error)
             self.counters[outcome.action].inc()
-            yield outcome.as_row()
+            after = _signature_or_none(path) if outcome.action != "failed" else None
+            yield {**outcome.as_row(), "size": after.size if after else None,
+                   "mtime_ns": after.mtime_ns if after else None}

@@ -36,6 +36,9 @@ def tags_schema(genres: Sequence[str], model: str) -> pa.Schema:
         pa.field("n_patches", pa.int32()),
         pa.field("model", pa.string()),
         pa.field("tagged_at", pa.timestamp("us", tz="UTC")),
+        # the file as it was read: an incremental run skips it while both are unchanged
+        pa.field("size", pa.int64()),
+        pa.field("mtime_ns", pa.int64()),
     ]
     metadata = {
         GENRES_METADATA_KEY: json.dumps(list(genres)).encode(),
@@ -54,7 +57,8 @@ ERRORS_SCHEMA = pa.schema(
 )
 
 # One row per tagged file of a run with --write-tags (``OUT/writes/``): what was done to its
-# genre tag. action: written, unchanged, would-write (dry run), skipped, failed.
+# genre tag. action: written, unchanged, would-write (dry run), skipped, failed. size and
+# mtime_ns: the file after it (an incremental run knows a file it wrote is unchanged since).
 WRITES_SCHEMA = pa.schema(
     [
         pa.field("path", pa.string(), nullable=False),
@@ -64,6 +68,8 @@ WRITES_SCHEMA = pa.schema(
         pa.field("genres_after", pa.list_(pa.string())),
         pa.field("model", pa.string()),
         pa.field("message", pa.string()),
+        pa.field("size", pa.int64()),
+        pa.field("mtime_ns", pa.int64()),
     ]
 )
 
