@@ -13,7 +13,7 @@ setup(
     description="Tag music libraries with genres: Beam pipeline, log-mel front-end, CNN inference.",
     python_requires=">=3.10",
     packages=find_packages(include=["pipelines*", "mgc_model*", "schemas*"]),
-    package_data={"pipelines": ["demo/*"], "mgc_model": ["data/*"]},
+    package_data={"pipelines": ["demo/*", "static/*"], "mgc_model": ["data/*"]},
     install_requires=[
         "apache-beam==2.77.0",
         "tensorflow==2.21.0",
@@ -33,7 +33,8 @@ setup(
         "google-crc32c==1.9.0",  # TFRecord checksums for Beam's WriteToTFRecord
     ],
     extras_require={
-        "test": ["pytest>=8", "pytest-timeout", "ruff", "mediafile==0.17.0"],
+        "test": ["pytest>=8", "pytest-timeout", "ruff", "mediafile==0.17.0",
+                 "playwright==1.65.2"],  # drives Debian's chromium; never `playwright install`
     },
     entry_points={"console_scripts": ["mgc=pipelines.cli:main"]},
 )

@@ -121,6 +121,11 @@ def tag_parser() -> argparse.ArgumentParser:
                         help="most genres listed per track in `genres` (default: 3)")
     parser.add_argument("--threshold", type=float, default=0.1,
                         help="least score for a genre to be listed (default: 0.1)")
+    parser.add_argument("--incremental", action="store_true",
+                        help="the previous run in OUT is the state: files unchanged since it "
+                        "(path, size, modification time, model and options) are skipped and "
+                        "their rows kept; new, changed and previously failed files are "
+                        "processed; files gone are dropped (for nightly runs)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress line, even on a terminal")
     _add_write_flags(parser)
@@ -224,8 +229,9 @@ def print_writes(summary, dry_run: bool) -> None:
 
 def print_summary(summary) -> None:
     wall = summary.run.get("wall_time_s", 0.0)
+    skipped = f", {summary.skipped} unchanged and skipped" if summary.skipped else ""
     print(f"Tagged {summary.tagged} of {summary.seen} files in {wall:.1f} s "
-          f"({summary.failed} failed) -> {summary.out}")
+          f"({summary.failed} failed{skipped}) -> {summary.out}")
     if summary.top_genres:
         top = ", ".join(f"{g} {n}" for g, n in summary.top_genres[:5])
         print(f"Top genres: {top}")
@@ -270,7 +276,8 @@ def cmd_tag(argv: Sequence[str]) -> int:
         raise SystemExit(f"mgc tag: {error}") from None
 
     summary = with_progress(
-        lambda progress: run_tag(inputs, args.output, options, beam_args, progress),
+        lambda progress: run_tag(inputs, args.output, options, beam_args, progress,
+                                 incremental=args.incremental),
         beam_args, args.no_progress)
     print_summary(summary)
     if options.write is not None:
@@ -279,7 +286,7 @@ def cmd_tag(argv: Sequence[str]) -> int:
         print("mgc tag: no audio files found in the inputs (extensions: mp3, flac, ogg, oga, "
               "opus, wav, aif, aiff, m4a, mp4, aac, wma)", file=sys.stderr)
         return 1
-    if summary.tagged == 0:
+    if summary.tagged == 0 and summary.skipped == 0:
         print("mgc tag: no file could be read; see the error rows", file=sys.stderr)
         return 1
     return 0
@@ -523,8 +530,83 @@ def cmd_evaluate(argv: Sequence[str]) -> int:
     return 0
 
 
+def serve_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mgc serve",
+        description="Pages over a tag run's output: classify an uploaded file (genre and a bar "
+        "per genre score), browse the library (genre counts, filterable table, playback, "
+        "nearest neighbours), and the JSON API behind them.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--tags", required=True, metavar="OUT",
+                        help="output folder of `mgc tag --output OUT`")
+    parser.add_argument("--model", default=None, metavar="NAME|BUNDLE",
+                        help="model for uploads (default: the one the tag run used)")
+    parser.add_argument("--host", default="127.0.0.1",
+                        help="address to listen on (default: 127.0.0.1, this machine only; "
+                        "0.0.0.0 opens it to the network)")
+    parser.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    parser.add_argument("--max-upload-mb", type=float, default=100,
+                        help="largest upload accepted, in MB (default: 100)")
+    return parser
+
+
+def cmd_serve(argv: Sequence[str]) -> int:
+    args = _parse_exactly(serve_parser(), argv)
+    from pipelines.serve import make_server, serve  # TensorFlow: after --help and typos
+
+    try:
+        server = make_server(args.tags, args.model, args.host, args.port,
+                             int(args.max_upload_mb * 1024 * 1024))
+    except (ValueError, OSError) as error:
+        raise SystemExit(f"mgc serve: {error}") from None
+    print(f"Serving {len(server.library.rows)} tracks of {args.tags} on {server.url}/ "
+          f"(library: {server.url}/library); Ctrl-C stops", flush=True)
+    serve(server)
+    return 0
+
+
+def similar_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mgc similar",
+        description="The tracks most similar to TRACK, by cosine similarity of the embeddings "
+        "in a tag run's output.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("track", metavar="TRACK",
+                        help="a track's path as the tags list it (a local path may be relative)")
+    parser.add_argument("--tags", required=True, metavar="OUT",
+                        help="output folder of `mgc tag --output OUT`")
+    parser.add_argument("-k", type=int, default=10, help="neighbours to list (default: 10)")
+    return parser
+
+
+def cmd_similar(argv: Sequence[str]) -> int:
+    args = _parse_exactly(similar_parser(), argv)
+    from mgc_model.similarity import SimilarityIndex, UnknownTrack
+    from pipelines.output import read_tags
+
+    try:
+        tags = read_tags(args.tags).to_table(columns=["path", "genre", "embedding"])
+    except (FileNotFoundError, OSError):
+        raise SystemExit(f"mgc similar: no tags in {args.tags!r}; run `mgc tag INPUT --output "
+                         f"{args.tags}` first") from None
+    try:
+        index = SimilarityIndex.from_table(tags)
+        track = args.track
+        if track not in index and os.path.exists(track):
+            track = os.path.abspath(track)  # tag rows hold local paths absolute
+        found = index.neighbours(track, args.k)
+    except (UnknownTrack, ValueError) as error:
+        raise SystemExit(f"mgc similar: {error}") from None
+    for n in found:
+        print(f"{n.similarity:.4f}  {n.genre:<20} {n.path}")
+    return 0
+
+
 COMMANDS = {"tag": cmd_tag, "extract": cmd_extract, "train": cmd_train,
-            "evaluate": cmd_evaluate, "baselines": cmd_baselines}
+            "evaluate": cmd_evaluate, "baselines": cmd_baselines, "serve": cmd_serve,
+            "similar": cmd_similar}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

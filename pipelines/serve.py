@@ -1,0 +1,441 @@
+"""``mgc serve``: pages over a tag run's output, to look at rather than read Parquet.
+
+One classify page (upload a file: its genre in bold and a bar per genre score), one library
+page (genre counts, a filterable table, playback, nearest neighbours) and the JSON API behind
+them. The standard library's ``ThreadingHTTPServer`` is enough for one user on a laptop and
+adds no dependency; the pages are plain HTML, CSS and JavaScript shipped in
+``pipelines/static/``, with no build step and nothing fetched from elsewhere.
+
+Classifying an upload runs the tag pipeline's own steps on it (``DecodeToPatches``,
+``MeanScores``, ``tag_row``) with the tag run's options, so the page answers as ``mgc tag`` did.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.parser
+import email.policy
+import json
+import mimetypes
+import os
+import posixpath
+import tempfile
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.resources import files
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+from apache_beam import pvalue
+from fsspec.core import url_to_fs
+
+from mgc_model import tagger
+from mgc_model.similarity import SimilarityIndex, UnknownTrack
+from pipelines.inference import DEFAULT_BATCH_SIZE
+from pipelines.matching import normalise
+from pipelines.output import read_tags
+from pipelines.transforms import ERRORS, TRACKS, DecodeToPatches, MeanScores, tag_row
+from schemas.parquet import genre_labels
+
+DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024
+DRAIN_LIMIT = 1024 * 1024 * 1024  # a refused upload larger than this is not read at all
+STATIC = {"classify.html", "library.html", "app.css", "classify.js", "library.js"}
+PAGES = {"/": "classify.html", "/classify": "classify.html", "/library": "library.html"}
+TABLE_COLUMNS = ("path", "track_id", "genre", "genre_score", "genres", "duration_s", "model")
+
+
+class ClassifyError(Exception):
+    """An upload that cannot be tagged; ``stage`` as in the error rows of ``mgc tag``."""
+
+    def __init__(self, stage: str, error: str, message: str) -> None:
+        super().__init__(message)
+        self.stage, self.error, self.message = stage, error, message
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """The options of the tag run whose answers the server repeats."""
+
+    model: str = tagger.DEFAULT_MODEL
+    hop_seconds: float | None = None
+    max_patches: int | None = None
+    top_k: int = 3
+    threshold: float = 0.1
+    batch_size: int = DEFAULT_BATCH_SIZE
+
+    @classmethod
+    def of_run(cls, out: str, model: str | None = None) -> RunOptions:
+        """From ``OUT/run.json`` (defaults for what it lacks); ``model`` overrides its model."""
+        fs, root = url_to_fs(normalise(out))
+        given: dict = {}
+        if fs.exists(posixpath.join(root, "run.json")):
+            with fs.open(posixpath.join(root, "run.json")) as f:
+                given = json.load(f).get("options", {})
+        known = {k: v for k, v in given.items() if k in cls.__dataclass_fields__ and v is not None}
+        if model is not None:
+            known["model"] = model
+        return cls(**known)
+
+
+class FileClassifier:
+    """One audio file -> its tag row, by the same steps and options as ``mgc tag``."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.info = tagger.describe(options.model)
+        self._model: tagger.GenreTagger | None = None
+        self._lock = threading.Lock()  # one model, one prediction at a time
+
+    def _loaded(self) -> tagger.GenreTagger:
+        if self._model is None:
+            self._model = tagger.load(self.options.model)
+        return self._model
+
+    def classify(self, path: str) -> dict:
+        cfg = self.info.frontend
+        opts = self.options
+        hop_frames = None
+        if opts.hop_seconds is not None:  # as pipelines.tag.build_tag_pipeline computes it
+            hop_frames = max(1, round(opts.hop_seconds * cfg.sample_rate / cfg.hop_length))
+        patches, track = [], None
+        for out in DecodeToPatches(cfg, hop_frames, opts.max_patches).process(path):
+            if isinstance(out, pvalue.TaggedOutput) and out.tag == ERRORS:
+                row = out.value
+                raise ClassifyError(row.stage, row.error, row.message)
+            if isinstance(out, pvalue.TaggedOutput) and out.tag == TRACKS:
+                track = out.value[1]
+            else:
+                patches.append(out[1])
+        mean = MeanScores()
+        acc = mean.create_accumulator()
+        with self._lock:
+            model = self._loaded()
+            for start in range(0, len(patches), opts.batch_size):
+                scores, embeddings = model.predict(np.stack(patches[start:start + opts.batch_size]))
+                for s, e in zip(scores, embeddings, strict=True):
+                    acc = mean.add_input(acc, (s, e))
+        result = mean.extract_output(acc)
+        if track is None or result is None:
+            raise ClassifyError("inference", "NoPredictions", "no patch was scored")
+        if not (np.isfinite(result.genre_scores).all() and np.isfinite(result.embedding).all()):
+            raise ClassifyError("inference", "FloatingPointError",
+                                "the model produced non-finite outputs")
+        return tag_row(track, result, self.info.genres, self.info.ref, opts.top_k,
+                       opts.threshold, datetime.now(timezone.utc))
+
+
+def classify_answer(row: dict, genres: tuple[str, ...]) -> dict:
+    """The JSON answer for a tag row: every genre's score, best first."""
+    scores = sorted(zip(genres, row["genre_scores"], strict=True), key=lambda g: -g[1])
+    return {
+        "genre": row["genre"],
+        "scores": [{"name": name, "score": score} for name, score in scores],
+        "model": row["model"],
+        "genres": row["genres"],
+        "duration_s": row["duration_s"],
+        "n_patches": row["n_patches"],
+    }
+
+
+class TagLibrary:
+    """A finished tag run's tracks, loaded once: the table rows, genre counts, similarity."""
+
+    def __init__(self, out: str) -> None:
+        try:
+            table = read_tags(out).to_table()
+        except (FileNotFoundError, OSError) as error:
+            raise ValueError(f"no tags found in {out!r} ({error}); run `mgc tag INPUT "
+                             f"--output {out}` first") from None
+        if table.num_rows == 0:
+            raise ValueError(f"{out!r} has no tagged track; nothing to show")
+        self.out = out
+        self.labels = genre_labels(table.schema)
+        self.model = table.schema.metadata.get(b"mgc.model", b"").decode()
+        columns = [c for c in TABLE_COLUMNS if c in table.column_names]
+        self.rows = table.select(columns).to_pylist()
+        self.rows.sort(key=lambda r: r["path"])
+        self.paths = {row["path"] for row in self.rows}
+        self.counts = Counter(row["genre"] for row in self.rows)
+        self.similarity = SimilarityIndex.from_table(table)
+
+    def summary(self) -> dict:
+        return {
+            "tracks": len(self.rows),
+            "model": self.model,
+            "genres": self.labels,
+            "counts": [{"genre": g, "count": self.counts.get(g, 0)} for g in self.labels],
+        }
+
+    def search(self, query: str = "", genre: str = "", offset: int = 0,
+               limit: int = 100) -> dict:
+        """Tracks whose path contains ``query`` (case-insensitive) and whose genre is
+        ``genre`` (any when empty), a page at a time."""
+        query = query.casefold()
+        hits = [row for row in self.rows
+                if (not genre or row["genre"] == genre)
+                and (not query or query in row["path"].casefold())]
+        return {"total": len(hits), "offset": offset,
+                "tracks": hits[offset:offset + limit]}
+
+
+class MgcServer(ThreadingHTTPServer):
+    """The HTTP server with what its handlers need; nothing lives at module level."""
+
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], library: TagLibrary,
+                 classifier: FileClassifier, max_upload: int = DEFAULT_MAX_UPLOAD,
+                 upload_dir: str | None = None) -> None:
+        super().__init__(address, MgcHandler)
+        self.library = library
+        self.classifier = classifier
+        self.max_upload = max_upload
+        self.upload_dir = upload_dir
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}"
+
+
+class MgcHandler(BaseHTTPRequestHandler):
+    server: MgcServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args) -> None:  # noqa: A002 (the base's signature)
+        pass  # quiet: one line per request drowns the terminal
+
+    # -- responses ---------------------------------------------------------------------------
+    def _send(self, status: int, body: bytes, content_type: str,
+              headers: dict[str, str] | None = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Content-Type-Options", "nosniff")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _json(self, payload: dict, status: int = HTTPStatus.OK) -> None:
+        self._send(status, json.dumps(payload, default=str).encode(), "application/json")
+
+    def _error(self, status: int, message: str, **extra) -> None:
+        self._json({"error": message, **extra}, status)
+
+    # -- GET ---------------------------------------------------------------------------------
+    def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        url = urlsplit(self.path)
+        query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+        routes = {"/api/summary": self._summary, "/api/tracks": self._tracks,
+                  "/api/similar": self._similar, "/api/audio": self._audio}
+        try:
+            if url.path in PAGES:
+                self._static(PAGES[url.path])
+            elif url.path.startswith("/static/"):
+                self._static(url.path.removeprefix("/static/"))
+            elif url.path in routes:
+                routes[url.path](query)
+            else:
+                self._error(HTTPStatus.NOT_FOUND, f"no page {url.path}")
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+
+    do_HEAD = do_GET
+
+    def _static(self, name: str) -> None:
+        if name not in STATIC:  # a fixed list: no path from the request reaches the disk
+            self._error(HTTPStatus.NOT_FOUND, f"no file {name}")
+            return
+        body = (files("pipelines") / "static" / name).read_bytes()
+        kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
+        self._send(HTTPStatus.OK, body, f"{kind}; charset=utf-8")
+
+    def _summary(self, query: dict) -> None:
+        self._json(self.server.library.summary())
+
+    def _tracks(self, query: dict) -> None:
+        try:
+            offset = max(0, int(query.get("offset", 0)))
+            limit = min(1000, max(1, int(query.get("limit", 100))))
+        except ValueError:
+            self._error(HTTPStatus.BAD_REQUEST, "offset and limit must be whole numbers")
+            return
+        self._json(self.server.library.search(query.get("q", ""), query.get("genre", ""),
+                                              offset, limit))
+
+    def _similar(self, query: dict) -> None:
+        if "path" not in query:
+            self._error(HTTPStatus.BAD_REQUEST, "give the track: /api/similar?path=...&k=10")
+            return
+        try:
+            k = int(query.get("k", 10))
+            found = self.server.library.similarity.neighbours(query["path"], k)
+        except UnknownTrack as error:
+            self._error(HTTPStatus.NOT_FOUND, str(error))
+            return
+        except ValueError:
+            self._error(HTTPStatus.BAD_REQUEST, "k must be a positive whole number")
+            return
+        self._json({"path": query["path"], "neighbours": [
+            {"path": n.path, "genre": n.genre, "similarity": n.similarity} for n in found]})
+
+    def _audio(self, query: dict) -> None:
+        path = query.get("path", "")
+        # only files the tag output lists, named exactly as listed: no traversal, no others
+        if path not in self.server.library.paths or "://" in path:
+            self._error(HTTPStatus.NOT_FOUND, "not a local track of the tag output")
+            return
+        try:
+            size = os.path.getsize(path)
+            with open(path, "rb") as f:
+                start, end = self._byte_range(size)
+                f.seek(start)
+                body = f.read(end - start + 1) if size else b""
+        except OSError as error:
+            self._error(HTTPStatus.NOT_FOUND, f"cannot read the file: {error.strerror}")
+            return
+        except ValueError:
+            self._error(HTTPStatus.REQUESTED_RANGE_NOT_SATISFIABLE, "bad Range header")
+            return
+        kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
+        headers = {"Accept-Ranges": "bytes"}
+        status = HTTPStatus.OK
+        if "Range" in self.headers and size:
+            status = HTTPStatus.PARTIAL_CONTENT
+            headers["Content-Range"] = f"bytes {start}-{end}/{size}"
+        self._send(status, body, kind, headers)
+
+    def _byte_range(self, size: int) -> tuple[int, int]:
+        """(first, last) byte of a ``Range: bytes=a-b`` request (browsers seek with it)."""
+        spec = self.headers.get("Range")
+        if not spec or not size:
+            return 0, size - 1
+        unit, _, span = spec.partition("=")
+        first, _, last = span.split(",")[0].strip().partition("-")
+        if unit.strip() != "bytes":
+            raise ValueError(spec)
+        if not first:
+            start, end = max(0, size - int(last)), size - 1
+        else:
+            start, end = int(first), min(size - 1, int(last) if last else size - 1)
+        if start > end or start >= size:
+            raise ValueError(spec)
+        return start, end
+
+    # -- POST --------------------------------------------------------------------------------
+    def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
+        if urlsplit(self.path).path != "/api/classify":
+            self.close_connection = True
+            self._error(HTTPStatus.NOT_FOUND, f"no API {self.path}; POST /api/classify")
+            return
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            self._classify()
+
+    def _classify(self) -> None:
+        limit = self.server.max_upload
+        try:
+            length = int(self.headers.get("Content-Length", ""))
+        except ValueError:
+            self.close_connection = True
+            self._error(HTTPStatus.LENGTH_REQUIRED, "send the upload with a Content-Length")
+            return
+        if length > limit:
+            self._discard_body(length)
+            self._error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE,
+                        f"upload of {length} bytes is over the limit of {limit} bytes "
+                        "(mgc serve --max-upload-mb)")
+            return
+        body = self.rfile.read(length)
+        upload = _multipart_file(self.headers.get("Content-Type", ""), body, "file")
+        del body
+        if upload is None:
+            self._error(HTTPStatus.BAD_REQUEST,
+                        "send the audio as multipart/form-data in a field named 'file'")
+            return
+        name, data = upload
+        status, answer = self._classify_upload(name or "the upload", data)
+        if status == HTTPStatus.OK:
+            answer["filename"] = name
+        self._json(answer, status)
+
+    def _classify_upload(self, name: str, data: bytes) -> tuple[int, dict]:
+        """Tag the upload from a temporary file, deleted before the answer is sent."""
+        suffix = os.path.splitext(os.path.basename(name))[1][:10]
+        handle, path = tempfile.mkstemp(prefix="mgc-upload-", suffix=suffix,
+                                        dir=self.server.upload_dir)
+        classifier = self.server.classifier
+        try:
+            with os.fdopen(handle, "wb") as f:
+                f.write(data)
+            row = classifier.classify(path)
+        except ClassifyError as error:  # never show the server's temporary path
+            return HTTPStatus.UNPROCESSABLE_ENTITY, {
+                "error": f"{name} could not be tagged: {error.message.replace(path, name)}",
+                "stage": error.stage, "type": error.error}
+        except Exception as error:  # the server lives on; the user learns what happened
+            return HTTPStatus.INTERNAL_SERVER_ERROR, {
+                "error": f"tagging {name} failed: {type(error).__name__}: "
+                         f"{str(error).replace(path, name)}"}
+        finally:
+            os.unlink(path)  # uploads are never kept
+        return HTTPStatus.OK, classify_answer(row, classifier.info.genres)
+
+    def _discard_body(self, length: int) -> None:
+        """Read and drop a refused upload, so the client gets to read the 413 rather than a
+        reset connection; past ``DRAIN_LIMIT`` the connection is just closed."""
+        self.close_connection = True
+        if length > DRAIN_LIMIT:
+            return
+        self.connection.settimeout(30)  # a stalled client does not hold the thread for ever
+        with contextlib.suppress(OSError):
+            while length > 0:
+                chunk = self.rfile.read(min(length, 1 << 16))
+                if not chunk:
+                    break
+                length -= len(chunk)
+
+
+def _multipart_file(content_type: str, body: bytes, field: str) -> tuple[str, bytes] | None:
+    """(filename, bytes) of the form field ``field`` of a multipart/form-data body."""
+    if not content_type.startswith("multipart/form-data"):
+        return None
+    head = f"Content-Type: {content_type}\r\nMIME-Version: 1.0\r\n\r\n".encode()
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(head + body)
+    if not message.is_multipart():
+        return None
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == field:
+            return part.get_filename() or "", part.get_payload(decode=True) or b""
+    return None
+
+
+def make_server(tags: str, model: str | None = None, host: str = "127.0.0.1", port: int = 8000,
+                max_upload: int = DEFAULT_MAX_UPLOAD, upload_dir: str | None = None
+                ) -> MgcServer:
+    """A server over the tag output ``tags`` (not yet serving: call ``serve_forever``).
+    ValueError with what to do when the output or the model cannot be used."""
+    if max_upload <= 0:
+        raise ValueError("the upload limit must be positive")
+    library = TagLibrary(tags)
+    options = RunOptions.of_run(tags, model)
+    classifier = FileClassifier(options)
+    if upload_dir is not None:
+        os.makedirs(upload_dir, exist_ok=True)
+    return MgcServer((host, port), library, classifier, max_upload, upload_dir)
+
+
+def serve(server: MgcServer) -> None:
+    """Serve until interrupted (Ctrl-C)."""
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+

@@ -1,0 +1,62 @@
+// Classify page: send the chosen or dropped file to /api/classify and draw one bar per genre.
+"use strict";
+
+const drop = document.getElementById("drop");
+const input = document.getElementById("file");
+const statusLine = document.getElementById("status");
+
+function showBars(container, scores) {
+  container.replaceChildren();
+  const best = Math.max(...scores.map((s) => s.score), 1e-9);
+  scores.forEach((s, i) => {
+    const label = document.createElement("div");
+    label.className = "label";
+    label.textContent = s.name;
+    const track = document.createElement("div");
+    track.className = "track";
+    const bar = document.createElement("div");
+    bar.className = i === 0 ? "bar best" : "bar";
+    bar.style.width = `${(100 * s.score) / best}%`;
+    bar.dataset.genre = s.name;
+    bar.title = `${s.name}: ${s.score.toFixed(4)}`;
+    track.append(bar);
+    const value = document.createElement("div");
+    value.className = "value";
+    value.textContent = s.score.toFixed(3);
+    container.append(label, track, value);
+  });
+}
+
+async function classify(file) {
+  statusLine.className = "muted";
+  statusLine.textContent = `Scoring ${file.name} ...`;
+  document.getElementById("result").hidden = true;
+  const form = new FormData();
+  form.append("file", file, file.name);
+  let answer;
+  try {
+    const response = await fetch("/api/classify", { method: "POST", body: form });
+    answer = await response.json();
+    if (!response.ok) throw new Error(answer.error || response.statusText);
+  } catch (error) {
+    statusLine.className = "error";
+    statusLine.textContent = `Could not classify ${file.name}: ${error.message}`;
+    return;
+  }
+  statusLine.textContent = "";
+  document.getElementById("genre").textContent = answer.genre;
+  document.getElementById("filename").textContent = answer.filename;
+  document.getElementById("patches").textContent = answer.n_patches;
+  document.getElementById("model").textContent = answer.model;
+  showBars(document.getElementById("bars"), answer.scores);
+  document.getElementById("result").hidden = false;
+}
+
+input.addEventListener("change", () => input.files.length && classify(input.files[0]));
+drop.addEventListener("dragover", (event) => { event.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (event) => {
+  event.preventDefault();
+  drop.classList.remove("over");
+  if (event.dataTransfer.files.length) classify(event.dataTransfer.files[0]);
+});
