@@ -544,6 +544,71 @@ def incremental_ratios(rerun: Row, full: Row) -> dict[str, float]:
     }
 
 
+# --- runners: worker processes and the portable runner -------------------------------------
+
+MULTI_PROCESS = ["--direct_running_mode", "multi_processing", "--direct_num_workers"]
+
+
+@contextmanager
+def local_job_service() -> Iterator[str]:
+    """Beam's local job service on a free port (the PortableRunner's endpoint), stopped after."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("localhost", 0))
+        port = sock.getsockname()[1]
+    log_file = (RUNS / "job-service.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "apache_beam.runners.portability.local_job_service_main",
+         "--port", str(port)], stdout=log_file, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                socket.create_connection(("localhost", port), timeout=1).close()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the local job service did not start: see "
+                                       f"{RUNS / 'job-service.log'}") from None
+                time.sleep(0.5)
+        yield f"localhost:{port}"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        log_file.close()
+
+
+def runner_rows(clips: Sequence[Path]) -> dict[str, Row]:
+    """The same corpus on 1 and 2 DirectRunner worker processes and on the PortableRunner
+    (local job service, LOOPBACK workers: the SDK-harness path of Flink and Dataflow)."""
+    rows = {n: best_of(lambda n=n: run_cli(f"e2e-multi-processing-{n}", clips,
+                                           [*MULTI_PROCESS, str(n)]))
+            for n in (1, 2)}
+    RUNS.mkdir(parents=True, exist_ok=True)
+    with local_job_service() as endpoint:
+        portable = ["--runner", "PortableRunner", "--job_endpoint", endpoint,
+                    "--environment_type", "LOOPBACK"]
+        rows["portable"] = best_of(lambda: run_cli("e2e-portable-loopback", clips, portable))
+    return rows
+
+
+def runner_ratios(rows: dict[str, Row], direct: Row) -> dict[str, float]:
+    def pipeline_rate(row: Row) -> float:
+        return row.extra["pipeline_tracks_per_s"]
+
+    return {
+        "2 vs 1 DirectRunner worker processes, throughput (pipeline wall)": (
+            pipeline_rate(rows[2]) / pipeline_rate(rows[1])),
+        "2 vs 1 DirectRunner worker processes, throughput (subprocess wall)": (
+            rows[2].tracks_per_s / rows[1].tracks_per_s),
+        "PortableRunner LOOPBACK / DirectRunner, time (pipeline wall)": (
+            rows["portable"].extra["pipeline_wall_s"] / direct.extra["pipeline_wall_s"]),
+        "PortableRunner LOOPBACK / DirectRunner, time (subprocess wall)": (
+            rows["portable"].wall_s / direct.wall_s),
+    }
+
+
 # --- (d) musicnn 0.1.0 as published ---------------------------------------------------------
 
 def musicnn_venv() -> Path:
@@ -738,7 +803,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help=argparse.SUPPRESS)
     parser.add_argument("--model-child", metavar="RESULT", help=argparse.SUPPRESS)
     parser.add_argument("--skip", nargs="*", default=[],
-                        choices=["musicnn", "long", "extras", "experiments", "incremental"],
+                        choices=["musicnn", "long", "extras", "experiments", "incremental",
+                                 "runners"],
                         help="leave these sections out")
     args = parser.parse_args(argv)
     if args.quick:
@@ -794,6 +860,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         incremental = best_of(lambda: incremental_rerun(clips))
         rows.append(incremental)
 
+    runners: dict[str, Row] = {}
+    if "runners" not in args.skip:
+        log("runners: 1 and 2 DirectRunner worker processes, the PortableRunner (LOOPBACK) ...")
+        runners = runner_rows(clips)
+        rows.extend(runners.values())
+
     log("(c) decode + front-end alone ...")
     decoded: dict = {}
 
@@ -844,7 +916,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for name, extra_args, env in (
             *((f"e2e-batch-{b}", ["--batch-size", str(b)], None) for b in batches),
             ("e2e-batch-128", ["--batch-size", "128"], None),
-            ("e2e-2-processes", mp, None),
+            *((("e2e-2-processes", mp, None),) if not runners else ()),  # a runners row
             ("e2e-2-processes-1-tf-thread", mp, ONE_TF_THREAD),
         ):
             rows.append(best_of(lambda n=name, a=extra_args, e=env: run_cli(n, clips, a, e)))
@@ -880,6 +952,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 row.tracks / row.extra["pipeline_wall_s"] / model_same_batch.tracks_per_s)
     if incremental is not None:
         ratios.update(incremental_ratios(incremental, e2e))
+    if runners:
+        ratios.update(runner_ratios(runners, e2e))
     serial = model_same_batch.wall_s / (model_same_batch.wall_s + decode_row.wall_s)
     ratios["serial bound: model / (model + decode), same thread"] = serial
     model_gflops = model.patches_per_s * flops_per_patch / 1e9

@@ -243,12 +243,20 @@ def print_summary(summary) -> None:
 def with_progress(run: Callable, beam_args: Sequence[str], no_progress: bool):
     """``run(progress)`` with the status line on a terminal (local runners only: remote
     workers cannot report to this machine), ``run(None)`` otherwise."""
-    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+    from apache_beam.options.pipeline_options import (
+        PipelineOptions,
+        PortableOptions,
+        StandardOptions,
+    )
 
     from pipelines.progress import ProgressDisplay, ProgressFile
 
-    runner = PipelineOptions(list(beam_args)).view_as(StandardOptions).runner
-    if not sys.stderr.isatty() or no_progress or runner not in LOCAL_RUNNERS:
+    options = PipelineOptions(list(beam_args))
+    runner = options.view_as(StandardOptions).runner
+    # A job service's EXTERNAL or DOCKER workers (Flink) cannot see this machine's progress file
+    here = runner != "PortableRunner" or options.view_as(PortableOptions).environment_type in (
+        "LOOPBACK", "loopback")
+    if not sys.stderr.isatty() or no_progress or runner not in LOCAL_RUNNERS or not here:
         return run(None)
     with tempfile.TemporaryDirectory(prefix="mgc-progress-") as tmp:
         progress = ProgressFile(os.path.join(tmp, "events"))
