@@ -43,7 +43,7 @@ from schemas.parquet import genre_labels
 
 DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024
 DRAIN_LIMIT = 1024 * 1024 * 1024  # a refused upload larger than this is not read at all
-STATIC = {"classify.html", "library.html", "app.css", "classify.js", "library.js"}
+STATIC = {"classify.html", "library.html", "app.css", "bars.js", "classify.js", "library.js"}
 PAGES = {"/": "classify.html", "/classify": "classify.html", "/library": "library.html"}
 TABLE_COLUMNS = ("path", "track_id", "genre", "genre_score", "genres", "duration_s", "model")
 

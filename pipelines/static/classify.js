@@ -9,20 +9,9 @@ function showBars(container, scores) {
   container.replaceChildren();
   const best = Math.max(...scores.map((s) => s.score), 1e-9);
   scores.forEach((s, i) => {
-    const label = document.createElement("div");
-    label.className = "label";
-    label.textContent = s.name;
-    const track = document.createElement("div");
-    track.className = "track";
-    const bar = document.createElement("div");
-    bar.className = i === 0 ? "bar best" : "bar";
-    bar.style.width = `${(100 * s.score) / best}%`;
-    bar.dataset.genre = s.name;
+    const { label, track, bar, value } = barRow(s.name, s.score / best, s.score.toFixed(3),
+                                                i === 0 ? "bar best" : "bar");
     bar.title = `${s.name}: ${s.score.toFixed(4)}`;
-    track.append(bar);
-    const value = document.createElement("div");
-    value.className = "value";
-    value.textContent = s.score.toFixed(3);
     container.append(label, track, value);
   });
 }

@@ -36,19 +36,7 @@ async function loadSummary() {
   const most = Math.max(...summary.counts.map((c) => c.count), 1);
   const chart = $("counts");
   for (const c of summary.counts.filter((c) => c.count > 0).sort((a, b) => b.count - a.count)) {
-    const label = document.createElement("div");
-    label.className = "label";
-    label.textContent = c.genre;
-    const track = document.createElement("div");
-    track.className = "track";
-    const bar = document.createElement("div");
-    bar.className = "bar";
-    bar.dataset.genre = c.genre;
-    bar.style.width = `${(100 * c.count) / most}%`;
-    track.append(bar);
-    const value = document.createElement("div");
-    value.className = "value";
-    value.textContent = c.count;
+    const { label, track, value } = barRow(c.genre, c.count / most, c.count);
     for (const part of [label, track]) part.addEventListener("click", () => filterGenre(c.genre));
     chart.append(label, track, value);
   }
