@@ -12,12 +12,9 @@ from __future__ import annotations
 import json
 import os
 import posixpath
-import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import NamedTuple
 
 import apache_beam as beam
@@ -26,14 +23,12 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from fsspec.core import url_to_fs
 
 from mgc_model.features import FEATURE_NAMES, FeatureAccumulator
 from mgc_model.frontend import FrontendConfig, LogMelStream, PatchCutter
 from pipelines import output
 from pipelines.decode import AudioReader, DecodeError, mono_blocks
-from pipelines.matching import normalise
 from pipelines.progress import ProgressFile, Report
 from pipelines.sources import LabelledTrack, Source
 from pipelines.transforms import ERRORS, TRACKS, ErrorRow
@@ -172,18 +167,6 @@ def encode(record: PatchRecord) -> bytes:
                                    record.patch_index, record.patch)
 
 
-def write_listing(source: Source, staging: str) -> str:
-    """The labelled tracks as JSON lines in the staging folder: read by the workers, so that
-    FMA large's 100,000 tracks do not travel inside the pipeline graph (Dataflow caps it)."""
-    path = posixpath.join(staging, LISTING_FILE)
-    fs, p = url_to_fs(path)
-    fs.makedirs(posixpath.dirname(p), exist_ok=True)
-    with fs.open(p, "w") as f:
-        for track in source.tracks:
-            f.write(json.dumps(track._asdict()) + "\n")
-    return path
-
-
 def read_track(line: str) -> LabelledTrack:
     fields = json.loads(line)
     return LabelledTrack(**{**fields, "labels": tuple(fields["labels"])})
@@ -191,9 +174,9 @@ def read_track(line: str) -> LabelledTrack:
 
 def build_extract_pipeline(p: beam.Pipeline, listing: str, staging: str,
                            options: ExtractOptions,
-                           progress: ProgressFile | None = None) -> None:
-    """Wire labelled tracks (``listing``, from ``write_listing``) -> decode -> patches and
-    features -> TFRecords and Parquet in ``staging``."""
+                           progress: ProgressFile | None = None) -> list[beam.PCollection]:
+    """Wire labelled tracks (``listing``, from ``stage_dataset_files``) -> decode -> patches and
+    features -> TFRecords and Parquet in ``staging``. Returns the results of the writes."""
     tracks = (
         p
         | "Listing" >> beam.io.ReadFromText(listing)
@@ -211,24 +194,27 @@ def build_extract_pipeline(p: beam.Pipeline, listing: str, staging: str,
 
     by_split = extracted.patches | "BySplit" >> beam.Partition(
         lambda record, _: tfrecord.SPLITS.index(record.split), len(tfrecord.SPLITS))
-    for split, records in zip(tfrecord.SPLITS, by_split, strict=True):
-        name = split.capitalize()
-        records | f"Encode{name}" >> beam.Map(encode) | f"Write{name}" >> (
-            beam.io.WriteToTFRecord(posixpath.join(staging, split),
-                                    file_name_suffix=".tfrecord")
-        )
-    extracted.tracks | "WriteTracks" >> beam.io.WriteToParquet(
+    written = [
+        records | f"Encode{split.capitalize()}" >> beam.Map(encode)
+        | f"Write{split.capitalize()}" >> beam.io.WriteToTFRecord(
+            posixpath.join(staging, split), file_name_suffix=".tfrecord")
+        for split, records in zip(tfrecord.SPLITS, by_split, strict=True)
+    ]
+    written.append(extracted.tracks | "WriteTracks" >> beam.io.WriteToParquet(
         output.shard_prefix(staging, "tracks"), tracks_schema(FEATURE_NAMES),
         file_name_suffix=".parquet",
-    )
-    extracted.errors | "ErrorDicts" >> beam.Map(ErrorRow._asdict) | "WriteErrors" >> (
-        beam.io.WriteToParquet(output.shard_prefix(staging, "errors"), ERRORS_SCHEMA,
-                               file_name_suffix=".parquet")
-    )
+    ))
+    written.append(extracted.errors | "ErrorDicts" >> beam.Map(ErrorRow._asdict)
+                   | "WriteErrors" >> beam.io.WriteToParquet(
+                       output.shard_prefix(staging, "errors"), ERRORS_SCHEMA,
+                       file_name_suffix=".parquet"))
+    return written
 
 
 @dataclass
 class ExtractSummary:
+    """A published dataset, read back from its extract.json."""
+
     out: str
     listed: int
     extracted: int
@@ -238,6 +224,12 @@ class ExtractSummary:
     failures_by_stage: dict[str, int] = field(default_factory=dict)
     run: dict = field(default_factory=dict)
 
+    @classmethod
+    def of(cls, out: str, record: dict) -> ExtractSummary:
+        return cls(out=out, listed=record["listed"], extracted=record["extracted"],
+                   failed=record["failed"], skipped=record["skipped"], splits=record["splits"],
+                   failures_by_stage=record["failures_by_stage"], run=record)
+
 
 def _read(fs, folder: str, columns: list[str]) -> pa.Table | None:
     files = sorted(fs.glob(posixpath.join(folder, "*.parquet")))
@@ -245,96 +237,94 @@ def _read(fs, folder: str, columns: list[str]) -> pa.Table | None:
     return pa.concat_tables(tables) if tables else None
 
 
-def summarise_dataset(fs, root: str, source: Source) -> ExtractSummary:
-    """Counts from what was written: tracks and patches per split, labels per split, errors."""
+def count_dataset(fs, root: str, labels: Sequence[str]) -> dict:
+    """extract.json's counts, from what was written: tracks and patches per split, labels per
+    split, failures."""
     tracks = _read(fs, posixpath.join(root, "tracks"), ["split", "labels", "n_patches"])
     errors = _read(fs, posixpath.join(root, "errors"), ["path", "stage"])
     splits = {s: {"tracks": 0, "patches": 0} for s in tfrecord.SPLITS}
     label_counts = {s: Counter() for s in tfrecord.SPLITS}
     if tracks is not None:
-        for split, labels, n in zip(tracks["split"].to_pylist(), tracks["labels"].to_pylist(),
-                                    tracks["n_patches"].to_pylist(), strict=True):
+        for split, ids, n in zip(tracks["split"].to_pylist(), tracks["labels"].to_pylist(),
+                                 tracks["n_patches"].to_pylist(), strict=True):
             splits[split]["tracks"] += 1
             splits[split]["patches"] += n
-            label_counts[split].update(source.labels[i] for i in labels)
+            label_counts[split].update(labels[i] for i in ids)
     failed: dict[str, str] = {}
     if errors is not None:
         for path, stage in zip(errors["path"].to_pylist(), errors["stage"].to_pylist(),
                                strict=True):
             failed.setdefault(path, stage)
-    extracted = sum(s["tracks"] for s in splits.values())
-    summary = ExtractSummary(
-        out=root, listed=len(source.tracks), extracted=extracted, failed=len(failed),
-        skipped=dict(source.skipped), splits=splits,
-        failures_by_stage=dict(Counter(failed.values())),
-    )
-    summary.run = {
-        "listed": summary.listed, "extracted": extracted, "failed": summary.failed,
-        "skipped": summary.skipped, "failures_by_stage": summary.failures_by_stage,
+    return {
+        "extracted": sum(s["tracks"] for s in splits.values()),
+        "failed": len(failed),
+        "failures_by_stage": dict(Counter(failed.values())),
         "splits": splits,
         "label_counts": {s: dict(sorted(c.items())) for s, c in label_counts.items()},
     }
-    return summary
 
 
-def publish_dataset(staging: str, out: str, source: Source, options: ExtractOptions,
-                    run: dict) -> ExtractSummary:
-    """Write labels.json and frontend.json, move the staged dataset into place (replacing a
-    previous one's shards) and write extract.json last."""
-    fs, root = url_to_fs(normalise(out))
-    _, staged = url_to_fs(staging)
+def publish_dataset(staging: str, out: str, run: dict) -> None:
+    """The dataset's publication: the new shards, ``tracks``, ``errors``, labels.json and
+    frontend.json replace a previous dataset's (whose shards are retired), then extract.json.
+    """
+
+    def plan(fs, staged: str, root: str):
+        for name in ("tracks", "errors"):
+            fs.makedirs(posixpath.join(staged, name), exist_ok=True)
+        shards = sorted(posixpath.basename(f)
+                        for f in fs.glob(posixpath.join(staged, "*.tfrecord")))
+        old = [posixpath.basename(f)
+               for split in tfrecord.SPLITS
+               for f in fs.glob(tfrecord.shard_pattern(root, split))]
+        return (count_dataset(fs, staged, run["labels"]),
+                [*shards, "tracks", "errors", LABELS_FILE, FRONTEND_FILE],
+                [SUMMARY_FILE, *old])
+
+    output.publish(staging, out, SUMMARY_FILE, run, plan)
+
+
+def stage_dataset_files(source: Source, options: ExtractOptions, staging: str) -> str:
+    """What the launcher knows before the job, in the staging folder: labels.json,
+    frontend.json and the labelled tracks as JSON lines, which the workers read so that FMA
+    large's 100,000 tracks do not travel inside the pipeline graph (Dataflow caps it).
+    Returns the listing's path."""
+    fs, staged = url_to_fs(staging)
+    fs.makedirs(staged, exist_ok=True)
     for name, content in ((LABELS_FILE, source.labels_json()),
                           (FRONTEND_FILE, options.frontend.to_dict())):
         with fs.open(posixpath.join(staged, name), "w") as f:
             json.dump(content, f, indent=2)
-    summary = summarise_dataset(fs, staged, source)
-    for name in ("tracks", "errors"):
-        fs.makedirs(posixpath.join(staged, name), exist_ok=True)
-    shards = [posixpath.basename(f) for f in fs.glob(posixpath.join(staged, "*.tfrecord"))]
-    old = [posixpath.basename(f)
-           for split in tfrecord.SPLITS
-           for f in fs.glob(tfrecord.shard_pattern(root, split))]
-    output.move_into_place(fs, staged, root,
-                           [*sorted(shards), "tracks", "errors", LABELS_FILE, FRONTEND_FILE],
-                           retire=[SUMMARY_FILE, *old])
-    summary.out = out
-    summary.run = {**summary.run, **run}
-    tmp = posixpath.join(staged, SUMMARY_FILE)
-    with fs.open(tmp, "w") as f:
-        json.dump(summary.run, f, indent=2, default=str)
-    fs.mv(tmp, posixpath.join(root, SUMMARY_FILE))
-    return summary
+    with fs.open(posixpath.join(staged, LISTING_FILE), "w") as f:
+        for track in source.tracks:
+            f.write(json.dumps(track._asdict()) + "\n")
+    return posixpath.join(staging, LISTING_FILE)
 
 
 def run_extract(source: Source, out: str, options: ExtractOptions = ExtractOptions(),
                 pipeline_args: Sequence[str] = (), progress: ProgressFile | None = None
                 ) -> ExtractSummary:
-    """Run a whole extract job and publish the dataset into ``out``.
+    """Run a whole extract job, which publishes the dataset into ``out`` as its last step.
 
-    The outputs are written to a staging folder first and moved into place only when the
-    pipeline succeeded, so a failed run leaves a previous dataset in ``out`` as it was.
+    The outputs are written to a staging folder first and moved into place only when every
+    write succeeded, so a failed run leaves a previous dataset in ``out`` as it was.
     """
     options.validate()
-    beam_options = PipelineOptions(list(pipeline_args))
-    runner = beam_options.view_as(StandardOptions).runner or "DirectRunner"
-    staging = output.staging_dir(out, uuid.uuid4().hex[:12])
-    started = datetime.now(timezone.utc)
-    clock = time.monotonic()
-    try:
-        listing = write_listing(source, staging)
-        with beam.Pipeline(options=beam_options) as p:
-            build_extract_pipeline(p, listing, staging, options, progress)
-        summary = publish_dataset(staging, out, source, options, run={
-            "source": source.kind,
-            **{k: v for k, v in source.details.items() if k != "genre_ids"},
-            "labels": list(source.labels),
-            "warnings": list(source.warnings),
-            "frontend": options.frontend.to_dict(),
-            "options": {"hop_seconds": options.hop_seconds, "max_patches": options.max_patches},
-            "runner": runner,
-            "started_at": started.isoformat(),
-            "wall_time_s": round(time.monotonic() - clock, 3),
-        })
-    finally:
-        output.discard(staging)
-    return summary
+    run = {
+        "source": source.kind,
+        **{k: v for k, v in source.details.items() if k != "genre_ids"},
+        "labels": list(source.labels),
+        "listed": len(source.tracks),
+        "skipped": dict(source.skipped),
+        "warnings": list(source.warnings),
+        "frontend": options.frontend.to_dict(),
+        "options": {"hop_seconds": options.hop_seconds, "max_patches": options.max_patches},
+    }
+
+    def build(p: beam.Pipeline, staging: str) -> list[beam.PCollection]:
+        listing = stage_dataset_files(source, options, staging)
+        return build_extract_pipeline(p, listing, staging, options, progress)
+
+    record = output.run_and_publish(out, pipeline_args, SUMMARY_FILE, run, build,
+                                    publish_dataset)
+    return ExtractSummary.of(out, record)

@@ -1,22 +1,28 @@
-"""A tag run's output folder: staged writes, atomic publication, run.json and its summary.
+"""A run's output folder: staged writes, publication by the job's last step, its record.
 
-Beam writes shards into ``OUT/.staging-<id>/``; only a successful run moves them to
-``OUT/tags`` and ``OUT/errors`` (replacing the previous run's) and writes ``OUT/run.json``.
-Local or any fsspec URL.
+Beam writes shards into ``OUT/.staging-<id>/``; once every write has finished, the job itself
+moves them into place (for tag: ``OUT/tags`` and ``OUT/errors``, replacing the previous
+run's) and writes the record (``OUT/run.json``) last. A failed job publishes nothing. Local
+or any fsspec URL.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import posixpath
+import uuid
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 
+import apache_beam as beam
 import fsspec
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from fsspec.core import url_to_fs
 
 from pipelines.matching import normalise
@@ -24,10 +30,17 @@ from pipelines.matching import normalise
 OUTPUTS = ("tags", "errors")
 OPTIONAL_OUTPUTS = ("writes",)  # only runs that asked for them; a run without retires them
 CARRIED = "carried"  # staged only: the paths an incremental run carried over, for the counts
+RUN_FILE = "run.json"
+PLAN_FILE = "publication.json"  # staged only: a publication's plan, kept for a retry
+
+# plan(fs, staged, root) -> (the record's counts, entries to move into place, entries to retire)
+Plan = Callable[[fsspec.AbstractFileSystem, str, str], tuple[dict, list[str], list[str]]]
 
 
 @dataclass
 class RunSummary:
+    """A published tag run, read back from ``OUT``: run.json's counts and the top genres."""
+
     out: str
     seen: int
     tagged: int
@@ -47,7 +60,7 @@ def shard_prefix(staging: str, name: str) -> str:
     return posixpath.join(staging, name, "part")
 
 
-def _read_table(fs: fsspec.AbstractFileSystem, folder: str, columns: list[str]):
+def _read_table(fs: fsspec.AbstractFileSystem, folder: str, columns: list[str] | None):
     files = sorted(fs.glob(posixpath.join(folder, "*.parquet")))
     tables = [pq.read_table(f, columns=columns, filesystem=fs) for f in files]
     if not tables:
@@ -55,58 +68,155 @@ def _read_table(fs: fsspec.AbstractFileSystem, folder: str, columns: list[str]):
     return pa.concat_tables(tables)
 
 
-def summarise(fs: fsspec.AbstractFileSystem, root: str) -> RunSummary:
-    """Counts from what was written, not from what the pipeline believes it wrote."""
-    tags = _read_table(fs, posixpath.join(root, "tags"), ["path", "genre"])
+def count_tags(fs: fsspec.AbstractFileSystem, root: str) -> dict:
+    """run.json's counts, from what was written, not from what the pipeline believes it
+    wrote."""
+    tags = _read_table(fs, posixpath.join(root, "tags"), ["path"])
     errors = _read_table(fs, posixpath.join(root, "errors"), ["path", "stage"])
     writes = _read_table(fs, posixpath.join(root, "writes"), ["action"])
     # an incremental run lists, in the staging folder only, the rows it carried over
     carried = _read_table(fs, posixpath.join(root, CARRIED), ["path"])
     skipped = carried.num_rows if carried is not None else 0
-    tagged = (tags.num_rows if tags is not None else 0) - skipped
     failed_paths: dict[str, str] = {}
     if errors is not None:
         for path, stage in zip(errors["path"].to_pylist(), errors["stage"].to_pylist(),
                                strict=True):
             failed_paths.setdefault(path, stage)
-    top = Counter(tags["genre"].to_pylist()).most_common() if tags is not None else []
-    return RunSummary(
-        out=root,
+    tagged_paths = set(tags["path"].to_pylist()) if tags is not None else set()
+    return {
         # a file tagged whose genre could not be written has a tag row and an error row
-        seen=len(set(tags["path"].to_pylist() if tags is not None else ()) | set(failed_paths)),
-        tagged=tagged,
-        skipped=skipped,
-        failed=len(failed_paths),
-        top_genres=top,
-        failures_by_stage=dict(Counter(failed_paths.values())),
-        writes=dict(Counter(writes["action"].to_pylist())) if writes is not None else {},
-    )
+        "seen": len(tagged_paths | set(failed_paths)),
+        "tagged": (tags.num_rows if tags is not None else 0) - skipped,
+        "skipped": skipped,
+        "failed": len(failed_paths),
+        "failures_by_stage": dict(Counter(failed_paths.values())),
+        **({"writes": dict(Counter(writes["action"].to_pylist()))} if writes is not None
+           else {}),
+    }
 
 
-def publish(staging: str, out: str, run: dict, optional: Sequence[str] = ()) -> RunSummary:
-    """Move the staged outputs (and the ``optional`` ones this run made) into place and write
-    run.json; returns the run's summary."""
+def publish_tags(staging: str, out: str, run: dict, optional: Sequence[str] = ()) -> None:
+    """A tag run's publication: ``tags``, ``errors`` (and the ``optional`` outputs this run
+    made, such as ``writes``) replace the previous run's, then ``run.json``."""
+
+    def plan(fs: fsspec.AbstractFileSystem, staged: str, root: str):
+        names = [*OUTPUTS, *optional]
+        for name in names:  # a branch with no rows still publishes an empty folder
+            fs.makedirs(posixpath.join(staged, name), exist_ok=True)
+        return count_tags(fs, staged), names, list(OPTIONAL_OUTPUTS)
+
+    publish(staging, out, RUN_FILE, run, plan)
+
+
+def publish(staging: str, out: str, record: str, run: dict, plan: Plan) -> None:
+    """Publish a run's staged outputs into ``out``: the pipeline's last step, run by a worker
+    once every write has finished, so a job publishes itself even when nobody waits for it
+    (a Flex Template launch). ``plan(fs, staged, root)`` gives the counts for the ``record``
+    file (run.json, extract.json), the staged entries to move into place and the previous
+    entries to retire. Safe to run again after a crash part-way (a runner retries a failed
+    step): the plan is taken once and kept in the staging folder, entries already moved are
+    not moved twice, and a run whose record is in place is done."""
     fs, root = url_to_fs(normalise(out))
     _, staged = url_to_fs(staging)
-    summary = summarise(fs, staged)
-    for name in [*OUTPUTS, *optional]:
-        fs.makedirs(posixpath.join(staged, name), exist_ok=True)
-    move_into_place(fs, staged, root, [*OUTPUTS, *optional], retire=OPTIONAL_OUTPUTS)
-    summary.out = out
-    summary.run = {
-        "seen": summary.seen,
-        "tagged": summary.tagged,
-        "skipped": summary.skipped,
-        "failed": summary.failed,
-        "failures_by_stage": summary.failures_by_stage,
-        **({"writes": summary.writes} if optional else {}),
-        **run,
-    }
-    tmp = posixpath.join(staged, "run.json")
+    if _recorded_run_id(fs, posixpath.join(root, record)) == run["run_id"]:
+        return
+    plan_file = posixpath.join(staged, PLAN_FILE)
+    if fs.exists(plan_file):
+        with fs.open(plan_file) as f:
+            taken = json.load(f)
+    else:
+        counts, names, retire = plan(fs, staged, root)
+        finished = datetime.now(timezone.utc)
+        started = datetime.fromisoformat(run["started_at"])
+        taken = {"record": {**counts, **run, "finished_at": finished.isoformat(),
+                            "wall_time_s": round((finished - started).total_seconds(), 3)},
+                 "names": names, "retire": retire}
+        with fs.open(plan_file, "w") as f:
+            json.dump(taken, f, default=str)
+    move_into_place(fs, staged, root, taken["names"], retire=taken["retire"])
+    tmp = posixpath.join(staged, record)
     with fs.open(tmp, "w") as f:
-        json.dump(summary.run, f, indent=2, default=str)
-    fs.mv(tmp, posixpath.join(root, "run.json"))
-    return summary
+        json.dump(taken["record"], f, indent=2, default=str)
+    fs.mv(tmp, posixpath.join(root, record))
+    discard(staging)
+
+
+def _recorded_run_id(fs: fsspec.AbstractFileSystem, path: str) -> str | None:
+    try:
+        with fs.open(path) as f:
+            recorded = json.load(f)
+    except (FileNotFoundError, ValueError):
+        return None
+    return recorded.get("run_id") if isinstance(recorded, dict) else None
+
+
+class PublishWhenWritten(beam.PTransform):
+    """Applied to the results of every write of a run (their file names): once all have
+    finished, ``publish()`` runs, once, on one worker."""
+
+    def __init__(self, publish: Callable[[], None]) -> None:
+        super().__init__()
+        self.publish = publish
+
+    def expand(self, written):
+        publish = self.publish
+        return (
+            written
+            | "AllWritten" >> beam.Flatten()
+            | "CountFiles" >> beam.combiners.Count.Globally()  # waits for every write
+            | "Publish" >> beam.FlatMap(lambda _: publish() or [])
+        )
+
+
+def run_and_publish(out: str, pipeline_args: Sequence[str], record: str, run: dict,
+                    build: Callable[[beam.Pipeline, str], Sequence[beam.PCollection]],
+                    publish: Callable[[str, str, dict], None]) -> dict:
+    """Run a job whose outputs are staged in ``OUT/.staging-<run id>/`` and published by its
+    own last step (``publish(staging, out, run)``); returns the published ``record``.
+
+    ``build(p, staging)`` wires the job and returns its writes' results. A failed job
+    publishes nothing: the previous outputs stay as they were, and its staging is removed.
+    """
+    options = PipelineOptions(list(pipeline_args))
+    run_id = uuid.uuid4().hex[:12]
+    staging = staging_dir(out, run_id)
+    run = {**run, "run_id": run_id,
+           "runner": options.view_as(StandardOptions).runner or "DirectRunner",
+           "started_at": datetime.now(timezone.utc).isoformat()}
+    try:
+        with beam.Pipeline(options=options) as p:
+            written = build(p, staging)
+            tuple(written) | "PublishWhenWritten" >> PublishWhenWritten(
+                functools.partial(publish, staging, out, run))
+    finally:
+        discard(staging)
+    return read_record(out, record, run_id)
+
+
+def read_record(out: str, record: str, run_id: str | None = None) -> dict:
+    """A published run's record (run.json, extract.json); with ``run_id``, refused unless it
+    is that run's."""
+    fs, root = url_to_fs(normalise(out))
+    path = posixpath.join(root, record)
+    with fs.open(path) as f:
+        recorded = json.load(f)
+    if run_id is not None and recorded.get("run_id") != run_id:
+        raise RuntimeError(f"the job ended without publishing its outputs: {path} is from "
+                           f"run {recorded.get('run_id')}, not {run_id}")
+    return recorded
+
+
+def tag_summary(out: str, record: dict) -> RunSummary:
+    """What ``mgc tag`` prints about a published run."""
+    fs, root = url_to_fs(normalise(out))
+    tags = _read_table(fs, posixpath.join(root, "tags"), ["genre"])
+    return RunSummary(
+        out=out, seen=record["seen"], tagged=record["tagged"], skipped=record["skipped"],
+        failed=record["failed"], failures_by_stage=record["failures_by_stage"],
+        top_genres=Counter(tags["genre"].to_pylist()).most_common() if tags is not None
+        else [],
+        writes=record.get("writes", {}), run=record,
+    )
 
 
 def move_into_place(fs: fsspec.AbstractFileSystem, staged: str, root: str,
@@ -114,11 +224,14 @@ def move_into_place(fs: fsspec.AbstractFileSystem, staged: str, root: str,
     """Move staged entries (files or folders) to ``root``, replacing those of the same name.
 
     Replaced entries, and the ``retire`` entries of ``root`` that no new one replaces (shards
-    of a previous run), are parked inside the staging folder, which ``discard`` removes.
+    of a previous run), are parked inside the staging folder, which ``discard`` removes. A
+    name no longer staged was moved by an earlier attempt and is left alone.
     """
     parked = posixpath.join(staged, "previous")
     fs.makedirs(parked, exist_ok=True)
     names = list(names)
+    retire = [name for name in retire if name not in names]
+    names = [name for name in names if fs.exists(posixpath.join(staged, name))]
     for name in [*retire, *names]:
         target = posixpath.join(root, name)
         if fs.exists(target):

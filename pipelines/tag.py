@@ -1,14 +1,13 @@
 """The tag pipeline: audio files in, Parquet genre tags and error rows out.
 
 ``build_tag_pipeline`` wires the graph onto any Beam pipeline (tests use TestPipeline);
-``run_tag`` runs it with the user's pipeline options and publishes the outputs.
+``run_tag`` runs it with the user's pipeline options, its last step publishing the outputs.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
-import time
-import uuid
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
@@ -16,7 +15,6 @@ from datetime import datetime, timezone
 import apache_beam as beam
 import pyarrow as pa
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
-from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from mgc_model import tagger
 from mgc_model.tagger import ModelInfo
@@ -76,10 +74,11 @@ def _inference_errors(failure) -> list[tuple[str, ErrorRow]]:
 def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
                        options: TagOptions, info: ModelInfo,
                        progress: ProgressFile | None = None,
-                       previous: PreviousRun | None = None) -> None:
+                       previous: PreviousRun | None = None) -> list[beam.PCollection]:
     """Wire match -> decode -> patches -> RunInference -> per-track mean -> Parquet, and last,
     when ``options.write`` asks for it, genres into the files. With ``previous`` (an
-    incremental run), files unchanged since that run skip all of it: their rows are carried."""
+    incremental run), files unchanged since that run skip all of it: their rows are carried.
+    Returns the results of the writes into ``staging``."""
     cfg = info.frontend
     hop_frames = None
     if options.hop_seconds is not None:
@@ -124,8 +123,12 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
         ).with_outputs(ERRORS, main="tags")
     )
     errors = [matched.errors, decoded.errors, rows.errors]
+    written = []
     if options.write is not None:
-        errors.append(_write_genres(rows.tags, decoded.tracks, staging, options.write, info))
+        write_errors, writes = _write_genres(rows.tags, decoded.tracks, staging, options.write,
+                                             info)
+        errors.append(write_errors)
+        written.append(writes)
     errors = tuple(errors) | "AllErrors" >> beam.Flatten()
     if progress:
         decoded.tracks | "ProgressDecoded" >> beam.ParDo(Report(progress, "done"))
@@ -135,41 +138,44 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
     tags = rows.tags
     if carried is not None:
         tags = (rows.tags, carried) | "WithCarried" >> beam.Flatten()
-        carried | "CarriedPaths" >> beam.Map(lambda row: {"path": row["path"]}) | (
-            "WriteCarried" >> beam.io.WriteToParquet(
-                output.shard_prefix(staging, output.CARRIED), CARRIED_SCHEMA,
-                file_name_suffix=".parquet"))
-    tags | "WriteTags" >> beam.io.WriteToParquet(
+        written.append(
+            carried | "CarriedPaths" >> beam.Map(lambda row: {"path": row["path"]}) | (
+                "WriteCarried" >> beam.io.WriteToParquet(
+                    output.shard_prefix(staging, output.CARRIED), CARRIED_SCHEMA,
+                    file_name_suffix=".parquet")))
+    written.append(tags | "WriteTags" >> beam.io.WriteToParquet(
         output.shard_prefix(staging, "tags"), tags_schema(info.genres, info.ref),
         file_name_suffix=".parquet",
-    )
-    errors | "ErrorDicts" >> beam.Map(ErrorRow._asdict) | "WriteErrors" >> (
+    ))
+    written.append(errors | "ErrorDicts" >> beam.Map(ErrorRow._asdict) | "WriteErrors" >> (
         beam.io.WriteToParquet(output.shard_prefix(staging, "errors"), ERRORS_SCHEMA,
                                file_name_suffix=".parquet")
-    )
+    ))
+    return written
 
 
 def _write_genres(tags, tracks, staging: str, write: WriteOptions, info: ModelInfo):
-    """The last stage: genres into the files, one outcome row per file in ``writes/``."""
+    """The last stage: genres into the files, one outcome row per file in ``writes/``.
+    Returns the error rows and the result of writing ``writes/``."""
     written = (
         {"tags": tags | "KeyTagRows" >> beam.WithKeys(lambda row: row["path"]), "track": tracks}
         | "JoinForWrite" >> beam.CoGroupByKey()
         | "WriteGenreTags" >> beam.ParDo(WriteGenreTags(write, info.genres, info.ref))
         .with_outputs(ERRORS, main="writes")
     )
-    written.writes | "WriteWrites" >> beam.io.WriteToParquet(
+    return written.errors, written.writes | "WriteWrites" >> beam.io.WriteToParquet(
         output.shard_prefix(staging, "writes"), WRITES_SCHEMA, file_name_suffix=".parquet"
     )
-    return written.errors
 
 
 def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
             pipeline_args: Sequence[str] = (), progress: ProgressFile | None = None,
             incremental: bool = False) -> output.RunSummary:
-    """Run a whole tag job and publish ``out/tags``, ``out/errors`` and ``out/run.json``.
+    """Run a whole tag job, which publishes ``out/tags``, ``out/errors`` and ``out/run.json``
+    as its last step, and summarise it.
 
-    The outputs are written to a staging folder first and moved into place only when the
-    pipeline succeeded, so a failed run leaves the previous outputs as they were.
+    The outputs are written to a staging folder first and moved into place only when every
+    write succeeded, so a failed run leaves the previous outputs as they were.
     ``incremental``: the previous run in ``out`` is the state; unchanged files are skipped
     and their rows carried over (``pipelines.incremental``).
     """
@@ -180,29 +186,13 @@ def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
     if incremental:
         previous, state_note = previous_run(out, key)
         log.info("incremental: %s", state_note)
-    beam_options = PipelineOptions(list(pipeline_args))
-    runner = beam_options.view_as(StandardOptions).runner or "DirectRunner"
-    staging = output.staging_dir(out, uuid.uuid4().hex[:12])
-    started = datetime.now(timezone.utc)
-    clock = time.monotonic()
-    try:
-        with beam.Pipeline(options=beam_options) as p:
-            build_tag_pipeline(p, inputs, staging, options, info, progress, previous)
-        summary = output.publish(
-            staging, out,
-            run={
-                "model": info.ref,
-                "runner": runner,
-                "inputs": list(inputs),
-                "options": asdict(options),
-                "started_at": started.isoformat(),
-                "wall_time_s": round(time.monotonic() - clock, 3),
-                "incremental": incremental,
-                "state": state_note,
-                "state_key": key,
-            },
-            optional=("writes",) if options.write is not None else (),
-        )
-    finally:
-        output.discard(staging)
-    return summary
+    run = {"model": info.ref, "inputs": list(inputs), "options": asdict(options),
+           "incremental": incremental, "state": state_note, "state_key": key}
+    record = output.run_and_publish(
+        out, pipeline_args, output.RUN_FILE, run,
+        build=lambda p, staging: build_tag_pipeline(p, inputs, staging, options, info,
+                                                    progress, previous),
+        publish=functools.partial(
+            output.publish_tags, optional=("writes",) if options.write is not None else ()),
+    )
+    return output.tag_summary(out, record)

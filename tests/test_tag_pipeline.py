@@ -1,6 +1,7 @@
 """``mgc tag`` end to end on a generated library: good files in every format, odd but valid
 audio, and every kind of broken file. One run, many checks a user would make."""
 
+import functools
 import hashlib
 import json
 import os
@@ -15,7 +16,8 @@ from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from audio import chord_track, library, write_audio
 from mgc_model import tagger
 from mgc_model.genres import FMA_GENRES
-from pipelines.output import publish, read_tags
+from pipelines import output
+from pipelines.output import read_tags
 from pipelines.tag import TagOptions, build_tag_pipeline, run_tag
 from schemas.parquet import ERRORS_SCHEMA, genre_labels
 from test_decode import broken_files
@@ -165,13 +167,19 @@ def test_fsspec_input(tmp_path):
     assert table["path"].to_pylist()[0].startswith("memory://")
 
 
-def test_graph_runs_on_beams_test_pipeline(collection, tmp_path):
+def test_graph_publishes_itself_on_beams_test_pipeline(collection, tmp_path):
+    """The job's own last step publishes: nothing runs after the pipeline here."""
     root, _, _ = collection
     info = tagger.describe("musicnn")
-    staging = str(tmp_path / ".staging-test")
+    out = str(tmp_path / "out")
+    staging = output.staging_dir(out, "test")
+    run = {"run_id": "test", "started_at": "2026-11-21T00:00:00+00:00"}
     with BeamTestPipeline() as p:
-        build_tag_pipeline(p, [str(root / "formats")], staging, TagOptions(), info)
-    summary = publish(staging, str(tmp_path / "out"), run={})
-    assert summary.tagged == 8 and summary.failed == 0
+        written = build_tag_pipeline(p, [str(root / "formats")], staging, TagOptions(), info)
+        tuple(written) | output.PublishWhenWritten(
+            functools.partial(output.publish_tags, staging, out, run))
+    record = output.read_record(out, output.RUN_FILE, "test")
+    assert record["tagged"] == 8 and record["failed"] == 0
     errors = ds.dataset(tmp_path / "out" / "errors").to_table()
     assert errors.num_rows == 0 and errors.schema.equals(ERRORS_SCHEMA)
+    assert sorted(os.listdir(out)) == ["errors", "run.json", "tags"]  # staging removed

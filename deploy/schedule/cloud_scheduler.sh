@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Without Airflow: Cloud Scheduler calls Dataflow's flexTemplates.launch every night at 03:00.
 # The service account needs roles/dataflow.developer and to act as the workers' account.
+# The fixed jobName keeps nights from overlapping: Dataflow refuses a launch whose name is that
+# of a job still running in the region.
 #   PROJECT=... REGION=... BUCKET=... SERVICE_ACCOUNT=...@....iam.gserviceaccount.com \
 #     deploy/schedule/cloud_scheduler.sh
 set -euo pipefail
