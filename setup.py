@@ -33,6 +33,9 @@ setup(
         "google-crc32c==1.9.0",  # TFRecord checksums for Beam's WriteToTFRecord
     ],
     extras_require={
+        # submitting to Dataflow from a checkout (deploy/dataflow/launch.sh --mode submit):
+        # Beam's GCP runner and gs:// for fsspec, the same releases as the worker images
+        "gcp": ["apache-beam[gcp]==2.77.0", "gcsfs==2026.7.0"],
         "test": ["pytest>=8", "pytest-timeout", "ruff", "mediafile==0.17.0",
                  "playwright==1.65.2"],  # drives Debian's chromium; never `playwright install`
     },

@@ -227,6 +227,11 @@ def print_writes(summary, dry_run: bool) -> None:
     print(f"Genre tags{note}: {counts or 'no tagged file'}")
 
 
+def print_submitted(out: str, outputs: str) -> None:
+    print(f"Job submitted; the runner returned before it ended. Its last step publishes "
+          f"{outputs} into {out}.")
+
+
 def print_summary(summary) -> None:
     wall = summary.run.get("wall_time_s", 0.0)
     skipped = f", {summary.skipped} unchanged and skipped" if summary.skipped else ""
@@ -287,6 +292,9 @@ def cmd_tag(argv: Sequence[str]) -> int:
         lambda progress: run_tag(inputs, args.output, options, beam_args, progress,
                                  incremental=args.incremental),
         beam_args, args.no_progress)
+    if summary is None:
+        print_submitted(args.output, "tags/, errors/ and run.json")
+        return 0
     print_summary(summary)
     if options.write is not None:
         print_writes(summary, options.write.dry_run)
@@ -390,6 +398,9 @@ def cmd_extract(argv: Sequence[str]) -> int:
     summary = with_progress(
         lambda progress: run_extract(source, args.output, options, beam_args, progress),
         beam_args, args.no_progress)
+    if summary is None:
+        print_submitted(args.output, "the dataset and extract.json")
+        return 0
     print_extract_summary(summary)
     if summary.extracted == 0:
         print("mgc extract: no track could be read; see the error rows", file=sys.stderr)

@@ -303,8 +303,9 @@ def stage_dataset_files(source: Source, options: ExtractOptions, staging: str) -
 
 def run_extract(source: Source, out: str, options: ExtractOptions = ExtractOptions(),
                 pipeline_args: Sequence[str] = (), progress: ProgressFile | None = None
-                ) -> ExtractSummary:
-    """Run a whole extract job, which publishes the dataset into ``out`` as its last step.
+                ) -> ExtractSummary | None:
+    """Run a whole extract job, which publishes the dataset into ``out`` as its last step
+    (None: the runner returned before the job ended).
 
     The outputs are written to a staging folder first and moved into place only when every
     write succeeded, so a failed run leaves a previous dataset in ``out`` as it was.
@@ -327,4 +328,4 @@ def run_extract(source: Source, out: str, options: ExtractOptions = ExtractOptio
 
     record = output.run_and_publish(out, pipeline_args, SUMMARY_FILE, run, build,
                                     publish_dataset)
-    return ExtractSummary.of(out, record)
+    return ExtractSummary.of(out, record) if record is not None else None

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.runners.runner import PipelineState
 from fsspec.core import url_to_fs
 
 from pipelines.matching import normalise
@@ -170,9 +171,10 @@ class PublishWhenWritten(beam.PTransform):
 
 def run_and_publish(out: str, pipeline_args: Sequence[str], record: str, run: dict,
                     build: Callable[[beam.Pipeline, str], Sequence[beam.PCollection]],
-                    publish: Callable[[str, str, dict], None]) -> dict:
+                    publish: Callable[[str, str, dict], None]) -> dict | None:
     """Run a job whose outputs are staged in ``OUT/.staging-<run id>/`` and published by its
-    own last step (``publish(staging, out, run)``); returns the published ``record``.
+    own last step (``publish(staging, out, run)``); returns the published ``record``, or None
+    when the runner returned before the job ended (it publishes itself when it does).
 
     ``build(p, staging)`` wires the job and returns its writes' results. A failed job
     publishes nothing: the previous outputs stay as they were, and its staging is removed.
@@ -184,12 +186,19 @@ def run_and_publish(out: str, pipeline_args: Sequence[str], record: str, run: di
            "runner": options.view_as(StandardOptions).runner or "DirectRunner",
            "started_at": datetime.now(timezone.utc).isoformat()}
     try:
-        with beam.Pipeline(options=options) as p:
-            written = build(p, staging)
-            tuple(written) | "PublishWhenWritten" >> PublishWhenWritten(
-                functools.partial(publish, staging, out, run))
-    finally:
+        p = beam.Pipeline(options=options)
+        written = build(p, staging)
+        tuple(written) | "PublishWhenWritten" >> PublishWhenWritten(
+            functools.partial(publish, staging, out, run))
+        state = p.run().wait_until_finish()
+    except BaseException:
         discard(staging)
+        raise
+    if not PipelineState.is_terminal(state):
+        return None  # the job runs on, and publishes itself: its staging is not ours to remove
+    discard(staging)  # published ones removed their own; this is for the rest
+    if state != PipelineState.DONE:
+        raise RuntimeError(f"the job ended {state}: nothing was published to {out}")
     return read_record(out, record, run_id)
 
 

@@ -170,9 +170,9 @@ def _write_genres(tags, tracks, staging: str, write: WriteOptions, info: ModelIn
 
 def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
             pipeline_args: Sequence[str] = (), progress: ProgressFile | None = None,
-            incremental: bool = False) -> output.RunSummary:
+            incremental: bool = False) -> output.RunSummary | None:
     """Run a whole tag job, which publishes ``out/tags``, ``out/errors`` and ``out/run.json``
-    as its last step, and summarise it.
+    as its last step, and summarise it (None: the runner returned before the job ended).
 
     The outputs are written to a staging folder first and moved into place only when every
     write succeeded, so a failed run leaves the previous outputs as they were.
@@ -195,4 +195,4 @@ def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
         publish=functools.partial(
             output.publish_tags, optional=("writes",) if options.write is not None else ()),
     )
-    return output.tag_summary(out, record)
+    return output.tag_summary(out, record) if record is not None else None

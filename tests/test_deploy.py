@@ -214,3 +214,16 @@ def test_schedules_run_an_incremental_tag_that_mgc_accepts():
     names = {n.func.id for n in ast.walk(dag) if isinstance(n, ast.Call)
              and isinstance(n.func, ast.Name)}
     assert "DataflowStartFlexTemplateOperator" in names
+
+
+def test_the_gcp_extra_matches_the_images():
+    """Submitting from a checkout (`pip install -e '.[gcp]'`) uses the workers' releases."""
+    tree = ast.parse((ROOT / "setup.py").read_text())
+    extras = next(ast.literal_eval(n.value) for n in ast.walk(tree)
+                  if isinstance(n, ast.keyword) and n.arg == "extras_require")
+    gcp = {(r := Requirement(e)).name: r for e in extras["gcp"]}
+    for dockerfile in DOCKERFILES:
+        pins = docker_pins(dockerfile)
+        for name, requirement in gcp.items():
+            assert requirement.specifier.contains(pins[name]), f"{dockerfile.name}: {name}"
+        assert "gcp" in gcp["apache-beam"].extras

@@ -181,3 +181,24 @@ def test_a_failed_job_publishes_nothing_and_leaves_no_staging(tmp_path):
                                output.publish_tags)
     assert snapshot(out) == before
     assert output.read_record(out, output.RUN_FILE)["run_id"] == first["run_id"]
+
+
+def test_a_job_nobody_waits_for_publishes_itself(tmp_path, capsys):
+    """As a Flex Template's launcher does, the runner returns as soon as the job is submitted
+    and the command ends: the job's last step still publishes tags, errors and run.json."""
+    import nowait_runner
+    from audio import library
+    from pipelines.cli import main
+
+    tracks = library(tmp_path / "music", seconds=3.0)
+    out = tmp_path / "out"
+    code = main(["tag", str(tmp_path / "music"), "--output", str(out), "--max-patches", "1",
+                 "--runner=nowait_runner.NoWaitRunner"])
+    assert code == 0
+    assert "Job submitted" in capsys.readouterr().out
+    for job in nowait_runner.JOBS:
+        job.join(timeout=300)
+    record = json.loads((out / "run.json").read_text())
+    assert (record["tagged"], record["failed"]) == (len(tracks), 0)
+    assert record["runner"] == "nowait_runner.NoWaitRunner"
+    assert sorted(os.listdir(out)) == ["errors", "run.json", "tags"]  # staging removed
