@@ -304,11 +304,8 @@ def decode_all(paths: Sequence[Path]) -> tuple[Row, list, dict]:
         for path in paths:
             kept = []
             with AudioReader(str(path)) as reader:
-                expected = None
-                if reader.info.duration_s is not None:
-                    expected = 1 + int(reader.info.duration_s * cfg.sample_rate) // cfg.hop_length
                 mel = LogMelStream(cfg)
-                cutter = PatchCutter(cfg, expected)
+                cutter = PatchCutter(cfg, cfg.expected_frames(reader.info.duration_s))
                 reader_blocks = reader.blocks
                 reader.blocks = lambda rb=reader_blocks: timed_blocks(rb())
                 mono = mono_blocks(reader, cfg.sample_rate)

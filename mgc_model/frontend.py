@@ -46,6 +46,13 @@ class FrontendConfig:
     def patch_seconds(self) -> float:
         return self.patch_frames * self.hop_length / self.sample_rate
 
+    def expected_frames(self, duration_s: float | None) -> int | None:
+        """Frames the log-mel of ``duration_s`` of audio will have (centred frames), from a
+        file's header; None when the header does not say."""
+        if duration_s is None:
+            return None
+        return 1 + int(duration_s * self.sample_rate) // self.hop_length
+
 
 @lru_cache(maxsize=8)
 def _mel_basis(cfg: FrontendConfig) -> np.ndarray:

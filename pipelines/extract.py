@@ -19,19 +19,16 @@ from typing import NamedTuple
 
 import apache_beam as beam
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 from fsspec.core import url_to_fs
 
 from mgc_model.features import FEATURE_NAMES, FeatureAccumulator
-from mgc_model.frontend import FrontendConfig, LogMelStream, PatchCutter
+from mgc_model.frontend import FrontendConfig
 from pipelines import output
-from pipelines.decode import AudioReader, DecodeError, mono_blocks
 from pipelines.progress import ProgressFile, Report
 from pipelines.sources import LabelledTrack, Source
-from pipelines.transforms import ERRORS, TRACKS, ErrorRow
+from pipelines.transforms import ERRORS, TRACKS, ErrorRow, PatchStream
 from schemas import tfrecord
 from schemas.parquet import ERRORS_SCHEMA, tracks_schema
 
@@ -113,50 +110,30 @@ class ExtractTrack(beam.DoFn):
                 track.path, "match", "FileNotFoundError",
                 f"track {track.track_id} is listed but its file does not exist"))
             return
-        cfg = self.frontend
-        stage = "decode"
-        n_samples = 0
-        held: list[np.ndarray] = []
+        stream = PatchStream(self.frontend, self.hop_frames, self.max_patches)
+        features = FeatureAccumulator(self.frontend.sample_rate)
+        stage = None  # after the stream: its own stage says where a failure happened
         try:
-            with AudioReader(track.path) as reader:
-                expected = None
-                if reader.info.duration_s is not None:
-                    expected = 1 + int(reader.info.duration_s * cfg.sample_rate) // cfg.hop_length
-                mel = LogMelStream(cfg)
-                cutter = PatchCutter(cfg, expected, self.hop_frames,
-                                     self.max_patches if expected else None)
-                features = FeatureAccumulator(cfg.sample_rate)
-                for block in mono_blocks(reader, cfg.sample_rate):
-                    n_samples += block.size
-                    stage = "features"
-                    features.push(block)
-                    stage = "frontend"
-                    held.extend(cutter.push(mel.push(block)))
-                    stage = "decode"
-                if n_samples == 0:
-                    raise DecodeError("no audio samples in the file")
-                stage = "frontend"
-                held.extend(cutter.push(mel.finish()))
-                held.extend(cutter.finish())
-                stage = "features"
-                summary = features.finish()
+            held = list(stream.patches(track.path, on_block=features.push))
+            stage = "features"
+            summary = features.finish()
         except Exception as error:
             self.failed.inc()
-            yield pvalue.TaggedOutput(ERRORS, ErrorRow.of(track.path, stage, error))
+            yield pvalue.TaggedOutput(ERRORS, ErrorRow.of(track.path, stage or stream.stage,
+                                                          error))
             return
         for index, patch in enumerate(held):
             yield PatchRecord(track.track_id, track.split, track.labels, index, patch)
-        duration = n_samples / cfg.sample_rate
         self.extracted.inc()
         self.patches.inc(len(held))
-        self.seconds.update(int(duration))
+        self.seconds.update(int(stream.duration_s))
         yield pvalue.TaggedOutput(TRACKS, {
             "track_id": track.track_id,
             "path": track.path,
             "split": track.split,
             "labels": list(track.labels),
             "artist": track.artist,
-            "duration_s": duration,
+            "duration_s": stream.duration_s,
             "n_patches": len(held),
             "features": summary.tolist(),
         })
@@ -231,17 +208,11 @@ class ExtractSummary:
                    failures_by_stage=record["failures_by_stage"], run=record)
 
 
-def _read(fs, folder: str, columns: list[str]) -> pa.Table | None:
-    files = sorted(fs.glob(posixpath.join(folder, "*.parquet")))
-    tables = [pq.read_table(f, columns=columns, filesystem=fs) for f in files]
-    return pa.concat_tables(tables) if tables else None
-
-
 def count_dataset(fs, root: str, labels: Sequence[str]) -> dict:
     """extract.json's counts, from what was written: tracks and patches per split, labels per
     split, failures."""
-    tracks = _read(fs, posixpath.join(root, "tracks"), ["split", "labels", "n_patches"])
-    errors = _read(fs, posixpath.join(root, "errors"), ["path", "stage"])
+    tracks = output.read_shards(fs, posixpath.join(root, "tracks"),
+                                ["split", "labels", "n_patches"])
     splits = {s: {"tracks": 0, "patches": 0} for s in tfrecord.SPLITS}
     label_counts = {s: Counter() for s in tfrecord.SPLITS}
     if tracks is not None:
@@ -250,11 +221,7 @@ def count_dataset(fs, root: str, labels: Sequence[str]) -> dict:
             splits[split]["tracks"] += 1
             splits[split]["patches"] += n
             label_counts[split].update(labels[i] for i in ids)
-    failed: dict[str, str] = {}
-    if errors is not None:
-        for path, stage in zip(errors["path"].to_pylist(), errors["stage"].to_pylist(),
-                               strict=True):
-            failed.setdefault(path, stage)
+    failed = output.failed_paths(fs, root)
     return {
         "extracted": sum(s["tracks"] for s in splits.values()),
         "failed": len(failed),

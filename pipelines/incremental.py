@@ -61,6 +61,15 @@ def file_signature(path: str) -> Signature:
     return Signature(int(info["size"]), mtime)
 
 
+def signature_or_none(path: str) -> Signature | None:
+    """The file's signature, or None when it cannot be had: a file that cannot be read (its
+    decoding then says why) or a store without stat-like info (the file is never skipped)."""
+    try:
+        return file_signature(path)
+    except Exception:
+        return None
+
+
 def state_key(model_ref: str, options) -> str:
     """A digest of what makes a tag row (and a genre write) what it is: the model and every
     option that changes a row's content or what is written into the file. Batch size and
@@ -115,17 +124,6 @@ class ReadShard(beam.DoFn):
             for batch in pq.ParquetFile(f).iter_batches(columns=self.columns):
                 for row in batch.to_pylist():
                     yield row["path"], row
-
-
-class StatFile(beam.DoFn):
-    """Path -> (path, Signature), or (path, None) when it cannot be read (then decoding,
-    which runs next, reports why)."""
-
-    def process(self, path: str) -> Iterator[tuple[str, Signature | None]]:
-        try:
-            yield path, file_signature(path)
-        except Exception:
-            yield path, None
 
 
 class Decide(beam.DoFn):
@@ -192,7 +190,7 @@ class SplitByState(beam.PTransform):
             )
 
         joined = {
-            "now": paths | "Stat" >> beam.ParDo(StatFile()),
+            "now": paths | "Stat" >> beam.Map(lambda path: (path, signature_or_none(path))),
             "tags": read("PreviousTags", self.previous.tags, None),
             "errors": read("PreviousErrors", self.previous.errors, ["path"]),
             "writes": read("PreviousWrites", self.previous.writes,

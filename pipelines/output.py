@@ -61,7 +61,9 @@ def shard_prefix(staging: str, name: str) -> str:
     return posixpath.join(staging, name, "part")
 
 
-def _read_table(fs: fsspec.AbstractFileSystem, folder: str, columns: list[str] | None):
+def read_shards(fs: fsspec.AbstractFileSystem, folder: str,
+                columns: list[str] | None) -> pa.Table | None:
+    """The Parquet shards of one output folder as one table; None when it has none."""
     files = sorted(fs.glob(posixpath.join(folder, "*.parquet")))
     tables = [pq.read_table(f, columns=columns, filesystem=fs) for f in files]
     if not tables:
@@ -69,28 +71,34 @@ def _read_table(fs: fsspec.AbstractFileSystem, folder: str, columns: list[str] |
     return pa.concat_tables(tables)
 
 
-def count_tags(fs: fsspec.AbstractFileSystem, root: str) -> dict:
-    """run.json's counts, from what was written, not from what the pipeline believes it
-    wrote."""
-    tags = _read_table(fs, posixpath.join(root, "tags"), ["path"])
-    errors = _read_table(fs, posixpath.join(root, "errors"), ["path", "stage"])
-    writes = _read_table(fs, posixpath.join(root, "writes"), ["action"])
-    # an incremental run lists, in the staging folder only, the rows it carried over
-    carried = _read_table(fs, posixpath.join(root, CARRIED), ["path"])
-    skipped = carried.num_rows if carried is not None else 0
-    failed_paths: dict[str, str] = {}
+def failed_paths(fs: fsspec.AbstractFileSystem, root: str) -> dict[str, str]:
+    """Each path with error rows in ``root/errors``, and the stage of its first one."""
+    errors = read_shards(fs, posixpath.join(root, "errors"), ["path", "stage"])
+    failed: dict[str, str] = {}
     if errors is not None:
         for path, stage in zip(errors["path"].to_pylist(), errors["stage"].to_pylist(),
                                strict=True):
-            failed_paths.setdefault(path, stage)
+            failed.setdefault(path, stage)
+    return failed
+
+
+def count_tags(fs: fsspec.AbstractFileSystem, root: str) -> dict:
+    """run.json's counts, from what was written, not from what the pipeline believes it
+    wrote."""
+    tags = read_shards(fs, posixpath.join(root, "tags"), ["path"])
+    writes = read_shards(fs, posixpath.join(root, "writes"), ["action"])
+    # an incremental run lists, in the staging folder only, the rows it carried over
+    carried = read_shards(fs, posixpath.join(root, CARRIED), ["path"])
+    skipped = carried.num_rows if carried is not None else 0
+    failed = failed_paths(fs, root)
     tagged_paths = set(tags["path"].to_pylist()) if tags is not None else set()
     return {
         # a file tagged whose genre could not be written has a tag row and an error row
-        "seen": len(tagged_paths | set(failed_paths)),
+        "seen": len(tagged_paths | set(failed)),
         "tagged": (tags.num_rows if tags is not None else 0) - skipped,
         "skipped": skipped,
-        "failed": len(failed_paths),
-        "failures_by_stage": dict(Counter(failed_paths.values())),
+        "failed": len(failed),
+        "failures_by_stage": dict(Counter(failed.values())),
         **({"writes": dict(Counter(writes["action"].to_pylist()))} if writes is not None
            else {}),
     }
@@ -218,7 +226,7 @@ def read_record(out: str, record: str, run_id: str | None = None) -> dict:
 def tag_summary(out: str, record: dict) -> RunSummary:
     """What ``mgc tag`` prints about a published run."""
     fs, root = url_to_fs(normalise(out))
-    tags = _read_table(fs, posixpath.join(root, "tags"), ["genre"])
+    tags = read_shards(fs, posixpath.join(root, "tags"), ["genre"])
     return RunSummary(
         out=out, seen=record["seen"], tagged=record["tagged"], skipped=record["skipped"],
         failed=record["failed"], failures_by_stage=record["failures_by_stage"],
@@ -265,5 +273,5 @@ def read_tags(out: str) -> ds.Dataset:
 def read_writes(out: str) -> list[dict]:
     """The genre write-back outcomes of a finished run (``OUT/writes/``), sorted by path."""
     fs, root = url_to_fs(normalise(out))
-    table = _read_table(fs, posixpath.join(root, "writes"), None)
+    table = read_shards(fs, posixpath.join(root, "writes"), None)
     return sorted(table.to_pylist(), key=lambda row: row["path"]) if table is not None else []

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import NamedTuple
 
@@ -20,7 +20,7 @@ from threadpoolctl import threadpool_limits
 
 from mgc_model.frontend import FrontendConfig, LogMelStream, PatchCutter
 from pipelines.decode import AudioReader, DecodeError, mono_blocks
-from pipelines.incremental import Signature, file_signature
+from pipelines.incremental import Signature, signature_or_none
 from pipelines.matching import expand_input
 from pipelines.writeback import FileStat, WriteOptions, failed, file_stat, write_genres
 
@@ -109,51 +109,69 @@ class DecodeToPatches(beam.DoFn):
         threadpool_limits(limits=1, user_api="blas")
 
     def process(self, path: str) -> Iterator:
-        cfg = self.frontend
-        stage = "decode"
-        n_samples = 0
+        stream = PatchStream(self.frontend, self.hop_frames, self.max_patches)
         try:
             stat = file_stat(path)  # before reading: a write-back checks nothing changed since
             signature = (Signature(stat.size, stat.mtime_ns) if stat is not None
-                         else _signature_or_none(path))
-            with AudioReader(path) as reader:
-                info = reader.info
-                expected = None
-                if info.duration_s is not None:
-                    expected = 1 + int(info.duration_s * cfg.sample_rate) // cfg.hop_length
-                mel = LogMelStream(cfg)
-                cutter = PatchCutter(cfg, expected, self.hop_frames,
-                                     self.max_patches if expected else None)
-                for block in mono_blocks(reader, cfg.sample_rate):
-                    n_samples += block.size
-                    stage = "frontend"
-                    for patch in cutter.push(mel.push(block)):
-                        yield path, patch
-                    stage = "decode"
-                if n_samples == 0:
-                    raise DecodeError("no audio samples in the file")
-                stage = "frontend"
-                yield from ((path, patch) for patch in cutter.push(mel.finish()))
-                yield from ((path, patch) for patch in cutter.finish())
+                         else signature_or_none(path))
+            for patch in stream.patches(path):
+                yield path, patch
         except Exception as error:
             self.failed.inc()
-            yield pvalue.TaggedOutput(ERRORS, ErrorRow.of(path, stage, error))
+            yield pvalue.TaggedOutput(ERRORS, ErrorRow.of(path, stream.stage, error))
             return
         self.decoded.inc()
-        self.patches.inc(cutter.n_patches)
-        duration = n_samples / cfg.sample_rate
-        self.seconds.update(int(duration))
+        self.patches.inc(stream.n_patches)
+        self.seconds.update(int(stream.duration_s))
         yield pvalue.TaggedOutput(
-            TRACKS, (path, Track(path, duration, info.sample_rate, info.channels,
-                                 cutter.n_patches, stat, signature))
+            TRACKS, (path, Track(path, stream.duration_s, stream.info.sample_rate,
+                                 stream.info.channels, stream.n_patches, stat, signature))
         )
 
 
-def _signature_or_none(path: str) -> Signature | None:
-    try:
-        return file_signature(path)
-    except Exception:  # a store without stat-like info: the file is just never skipped
-        return None
+class PatchStream:
+    """One file decoded in blocks into the model's patches: the first step of tagging and of
+    extraction. ``stage`` names the step a failure happened in, for its error row."""
+
+    def __init__(self, frontend: FrontendConfig, hop_frames: int | None = None,
+                 max_patches: int | None = None) -> None:
+        self.frontend = frontend
+        self.hop_frames = hop_frames
+        self.max_patches = max_patches
+        self.stage = "decode"
+        self.info = None
+        self.n_samples = 0
+        self.n_patches = 0
+
+    @property
+    def duration_s(self) -> float:
+        return self.n_samples / self.frontend.sample_rate
+
+    def patches(self, path: str, on_block: Callable[[np.ndarray], None] | None = None
+                ) -> Iterator[np.ndarray]:
+        """The patches of ``path``, streaming; ``on_block`` also sees each block of mono
+        audio at the model's rate (stage ``features``)."""
+        cfg = self.frontend
+        with AudioReader(path) as reader:
+            self.info = reader.info
+            expected = cfg.expected_frames(reader.info.duration_s)
+            mel = LogMelStream(cfg)
+            cutter = PatchCutter(cfg, expected, self.hop_frames,
+                                 self.max_patches if expected else None)
+            for block in mono_blocks(reader, cfg.sample_rate):
+                self.n_samples += block.size
+                if on_block is not None:
+                    self.stage = "features"
+                    on_block(block)
+                self.stage = "frontend"
+                yield from cutter.push(mel.push(block))
+                self.stage = "decode"
+            if self.n_samples == 0:
+                raise DecodeError("no audio samples in the file")
+            self.stage = "frontend"
+            yield from cutter.push(mel.finish())
+            yield from cutter.finish()
+        self.n_patches = cutter.n_patches
 
 
 class MeanScores(beam.CombineFn):
@@ -275,6 +293,6 @@ class WriteGenreTags(beam.DoFn):
                 yield pvalue.TaggedOutput(ERRORS, ErrorRow.of(path, "write", error))
                 outcome = failed(path, self.options, self.model_ref, error)
             self.counters[outcome.action].inc()
-            after = _signature_or_none(path) if outcome.action != "failed" else None
+            after = signature_or_none(path) if outcome.action != "failed" else None
             yield {**outcome.as_row(), "size": after.size if after else None,
                    "mtime_ns": after.mtime_ns if after else None}
