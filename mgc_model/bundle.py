@@ -168,8 +168,8 @@ class BundleTagger:
         self._run = tf.function(lambda x: self._model(x, training=False),
                                 input_signature=[spec], reduce_retracing=True)
 
-    def predict(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        out = self._run(np.asarray(patches, dtype=np.float32))
+    def predict(self, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+        out = self._run(np.asarray(inputs[0], dtype=np.float32))
         return out["genres"].numpy(), out["embedding"].numpy()
 
 

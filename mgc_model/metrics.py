@@ -123,3 +123,52 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, labels: Seque
     else:
         result["confusion_matrix"] = confusion_matrix(truth, best, labels=everything).tolist()
     return result
+
+
+def reliability(confidence: np.ndarray, correct: np.ndarray, n_bins: int = 10) -> dict:
+    """Calibration of top-genre confidences: per equal-width bin of confidence, the tracks in
+    it, their mean confidence and the fraction right, and the expected calibration error (the
+    bins' |accuracy - confidence| weighted by their share of tracks)."""
+    confidence = np.asarray(confidence, np.float64)
+    correct = np.asarray(correct, bool)
+    if confidence.shape != correct.shape or confidence.ndim != 1 or confidence.size == 0:
+        raise ValueError("confidence and correct must be equal-length, non-empty vectors")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, n_bins - 1)
+    bins, ece = [], 0.0
+    for b in range(n_bins):
+        mask = which == b
+        n = int(mask.sum())
+        row = {"low": float(edges[b]), "high": float(edges[b + 1]), "tracks": n,
+               "confidence": float(confidence[mask].mean()) if n else None,
+               "accuracy": float(correct[mask].mean()) if n else None}
+        if n:
+            ece += n / confidence.size * abs(row["accuracy"] - row["confidence"])
+        bins.append(row)
+    return {"ece": float(ece), "bins": bins, "tracks": int(confidence.size)}
+
+
+def precision_at(confidence: np.ndarray, correct: np.ndarray, threshold: float
+                 ) -> tuple[float | None, float]:
+    """Of the tracks whose top score is at least ``threshold``: the fraction right (None if
+    there are none) and the share of all tracks they are (what write-back would write)."""
+    confidence = np.asarray(confidence, np.float64)
+    kept = confidence >= threshold
+    share = float(kept.mean()) if confidence.size else 0.0
+    return (float(np.asarray(correct, bool)[kept].mean()) if kept.any() else None), share
+
+
+def threshold_for_precision(confidence: np.ndarray, correct: np.ndarray, target: float,
+                            min_tracks: int = 10) -> float | None:
+    """The lowest score threshold at which at least ``min_tracks`` tracks remain and every
+    threshold from it upwards keeps precision >= ``target``; None if none does."""
+    candidates = np.unique(np.round(np.asarray(confidence, np.float64), 2))
+    best = None
+    for threshold in sorted(candidates, reverse=True):
+        precision, share = precision_at(confidence, correct, threshold)
+        if precision is None or share * len(confidence) < min_tracks:
+            continue
+        if precision < target:
+            break
+        best = float(threshold)
+    return best

@@ -125,3 +125,25 @@ def write_report(report_dir: str | Path, metrics: dict, title: str,
     with open(report_dir / "metrics.json", "w") as f:
         json.dump(metrics, f, indent=2)
     (report_dir / "report.md").write_text(markdown(metrics, title, figures, notes))
+
+
+def plot_reliability(curves: dict[str, dict], path: str | Path) -> None:
+    """Reliability diagram: fraction right against mean confidence per bin, one line per
+    model (``metrics.reliability`` outputs), the diagonal for perfect calibration."""
+    fig = Figure(figsize=(5.5, 5.5), dpi=120)
+    ax = fig.add_subplot()
+    ax.plot([0, 1], [0, 1], color="0.6", linestyle="--", label="perfectly calibrated")
+    for name, curve in curves.items():
+        points = [(b["confidence"], b["accuracy"], b["tracks"]) for b in curve["bins"]
+                  if b["tracks"]]
+        x, y, n = (np.array(v, dtype=float) for v in zip(*points, strict=True))
+        ax.plot(x, y, marker="o", label=f"{name} (ECE {curve['ece']:.3f})")
+        ax.scatter(x, y, s=10 + 3 * n, alpha=0.25)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("top-genre score (mean in bin)")
+    ax.set_ylabel("fraction of tracks right")
+    ax.set_title("Reliability of the top genre's score")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path)

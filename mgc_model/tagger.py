@@ -16,7 +16,7 @@ import numpy as np
 
 from mgc_model.frontend import FrontendConfig
 
-DEFAULT_MODEL = "musicnn"
+DEFAULT_MODEL = "musicnn-yamnet"
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,14 @@ class ModelInfo:
     version: str
     genres: tuple[str, ...]
     embedding_dim: int
-    frontend: FrontendConfig
+    frontend: FrontendConfig  # the first front-end: one patch of it is one analysis window
+    extra_frontends: tuple[FrontendConfig, ...] = ()  # more inputs over the same audio
+    track_temperature: float | None = None  # mapping.sharpen after the mean over windows
+
+    @property
+    def frontends(self) -> tuple[FrontendConfig, ...]:
+        """Every front-end the model's networks need, computed in one pass over the audio."""
+        return (self.frontend, *self.extra_frontends)
 
     @property
     def ref(self) -> str:
@@ -36,8 +43,10 @@ class ModelInfo:
 class GenreTagger(Protocol):
     info: ModelInfo
 
-    def predict(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(n, frames, mels) float32 -> genre scores (n, len(genres)), embeddings (n, dim)."""
+    def predict(self, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """n analysis windows, one float32 array per front-end (``info.frontends``): the first
+        (n, frames, mels), each further one (n, patches per window, frames, mels) -> genre
+        scores (n, len(genres)), embeddings (n, dim)."""
         ...
 
 
@@ -48,7 +57,7 @@ class UnknownModel(ValueError):
 def _pretrained() -> dict[str, ModelInfo]:
     from mgc_model import pretrained
 
-    return {pretrained.MUSICNN_INFO.name: pretrained.MUSICNN_INFO}
+    return {name: info for name, (info, _) in pretrained.MODELS.items()}
 
 
 def describe(ref: str) -> ModelInfo:
@@ -73,4 +82,4 @@ def load(ref: str) -> GenreTagger:
         return BundleTagger(ref)
     from mgc_model import pretrained
 
-    return pretrained.MusicnnGenreTagger(info)
+    return pretrained.MODELS[ref][1](info)

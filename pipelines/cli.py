@@ -237,6 +237,9 @@ def print_summary(summary) -> None:
     skipped = f", {summary.skipped} unchanged and skipped" if summary.skipped else ""
     print(f"Tagged {summary.tagged} of {summary.seen} files in {wall:.1f} s "
           f"({summary.failed} failed{skipped}) -> {summary.out}")
+    if summary.tagged or summary.skipped:
+        print(f"Confident: {summary.confident} of {summary.tagged + summary.skipped} tracks "
+              f"(top genre scored at least {summary.run.get('confident_score', 0):g})")
     if summary.top_genres:
         top = ", ".join(f"{g} {n}" for g, n in summary.top_genres[:5])
         print(f"Top genres: {top}")

@@ -110,11 +110,11 @@ class ExtractTrack(beam.DoFn):
                 track.path, "match", "FileNotFoundError",
                 f"track {track.track_id} is listed but its file does not exist"))
             return
-        stream = PatchStream(self.frontend, self.hop_frames, self.max_patches)
+        stream = PatchStream((self.frontend,), self.hop_frames, self.max_patches)
         features = FeatureAccumulator(self.frontend.sample_rate)
         stage = None  # after the stream: its own stage says where a failure happened
         try:
-            held = list(stream.patches(track.path, on_block=features.push))
+            held = [window[0] for window in stream.patches(track.path, on_block=features.push)]
             stage = "features"
             summary = features.finish()
         except Exception as error:

@@ -30,8 +30,16 @@ def gpu_memory_growth() -> None:
             tf.config.experimental.set_memory_growth(gpu, True)
 
 
-class GenreModelHandler(ModelHandler[np.ndarray, PredictionResult, GenreTagger]):
-    """Loads an mgc model by reference (name or bundle) and scores batches of patches.
+Window = tuple[np.ndarray, ...]  # one input per front-end of the model
+
+
+def stack_windows(batch: Sequence[Window]) -> tuple[np.ndarray, ...]:
+    """Windows -> one batched array per front-end, as ``GenreTagger.predict`` takes them."""
+    return tuple(np.stack(parts) for parts in zip(*batch, strict=True))
+
+
+class GenreModelHandler(ModelHandler[Window, PredictionResult, GenreTagger]):
+    """Loads an mgc model by reference (name or bundle) and scores batches of windows.
 
     The result's ``inference`` is ``(genre_scores, embedding)``; the patch itself is not carried
     on (``example`` is None), so nothing large travels to the aggregation.
@@ -48,15 +56,15 @@ class GenreModelHandler(ModelHandler[np.ndarray, PredictionResult, GenreTagger])
         gpu_memory_growth()
         return tagger.load(self.model_ref)
 
-    def run_inference(self, batch: Sequence[np.ndarray], model: GenreTagger,
+    def run_inference(self, batch: Sequence[Window], model: GenreTagger,
                       inference_args: dict[str, Any] | None = None) -> Iterable[PredictionResult]:
-        scores, embeddings = model.predict(np.stack(batch))
+        scores, embeddings = model.predict(stack_windows(batch))
         if not (np.isfinite(scores).all() and np.isfinite(embeddings).all()):
             raise FloatingPointError("the model produced non-finite outputs")
         return [PredictionResult(None, (s, e)) for s, e in zip(scores, embeddings, strict=True)]
 
-    def get_num_bytes(self, batch: Sequence[np.ndarray]) -> int:
-        return sum(patch.nbytes for patch in batch)
+    def get_num_bytes(self, batch: Sequence[Window]) -> int:
+        return sum(part.nbytes for window in batch for part in window)
 
     def batch_elements_kwargs(self) -> dict[str, Any]:
         # full batches keep the matmuls efficient; a bundle's leftovers still flush at its end

@@ -47,6 +47,7 @@ class RunSummary:
     tagged: int
     skipped: int
     failed: int
+    confident: int = 0
     top_genres: list[tuple[str, int]] = field(default_factory=list)
     failures_by_stage: dict[str, int] = field(default_factory=dict)
     run: dict = field(default_factory=dict)
@@ -82,10 +83,10 @@ def failed_paths(fs: fsspec.AbstractFileSystem, root: str) -> dict[str, str]:
     return failed
 
 
-def count_tags(fs: fsspec.AbstractFileSystem, root: str) -> dict:
+def count_tags(fs: fsspec.AbstractFileSystem, root: str, confident_score: float) -> dict:
     """run.json's counts, from what was written, not from what the pipeline believes it
-    wrote."""
-    tags = read_shards(fs, posixpath.join(root, "tags"), ["path"])
+    wrote; ``confident``: the tracks whose top genre scored at least ``confident_score``."""
+    tags = read_shards(fs, posixpath.join(root, "tags"), ["path", "genre_score"])
     writes = read_shards(fs, posixpath.join(root, "writes"), ["action"])
     # an incremental run lists, in the staging folder only, the rows it carried over
     carried = read_shards(fs, posixpath.join(root, CARRIED), ["path"])
@@ -99,6 +100,8 @@ def count_tags(fs: fsspec.AbstractFileSystem, root: str) -> dict:
         "skipped": skipped,
         "failed": len(failed),
         "failures_by_stage": dict(Counter(failed.values())),
+        "confident": sum(score >= confident_score for score in tags["genre_score"].to_pylist())
+        if tags is not None else 0,
         **({"writes": dict(Counter(writes["action"].to_pylist()))} if writes is not None
            else {}),
     }
@@ -112,7 +115,8 @@ def publish_tags(staging: str, out: str, run: dict, optional: Sequence[str] = ()
         names = [*OUTPUTS, *optional]
         for name in names:  # a branch with no rows still publishes an empty folder
             fs.makedirs(posixpath.join(staged, name), exist_ok=True)
-        return count_tags(fs, staged), names, list(OPTIONAL_OUTPUTS)
+        confident = run.get("confident_score", 1.0)
+        return count_tags(fs, staged, confident), names, list(OPTIONAL_OUTPUTS)
 
     publish(staging, out, RUN_FILE, run, plan)
 
@@ -230,6 +234,7 @@ def tag_summary(out: str, record: dict) -> RunSummary:
     return RunSummary(
         out=out, seen=record["seen"], tagged=record["tagged"], skipped=record["skipped"],
         failed=record["failed"], failures_by_stage=record["failures_by_stage"],
+        confident=record.get("confident", 0),
         top_genres=Counter(tags["genre"].to_pylist()).most_common() if tags is not None
         else [],
         writes=record.get("writes", {}), run=record,

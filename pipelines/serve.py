@@ -35,10 +35,11 @@ from fsspec.core import url_to_fs
 
 from mgc_model import tagger
 from mgc_model.similarity import SimilarityIndex, UnknownTrack
-from pipelines.inference import DEFAULT_BATCH_SIZE
+from pipelines.inference import DEFAULT_BATCH_SIZE, stack_windows
 from pipelines.matching import normalise
 from pipelines.output import read_tags
 from pipelines.transforms import ERRORS, TRACKS, DecodeToPatches, MeanScores, tag_row
+from pipelines.writeback import CONFIDENT_SCORE
 from schemas.parquet import genre_labels
 
 DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024
@@ -102,7 +103,8 @@ class FileClassifier:
         if opts.hop_seconds is not None:  # as pipelines.tag.build_tag_pipeline computes it
             hop_frames = max(1, round(opts.hop_seconds * cfg.sample_rate / cfg.hop_length))
         patches, track = [], None
-        for out in DecodeToPatches(cfg, hop_frames, opts.max_patches).process(path):
+        for out in DecodeToPatches(self.info.frontends, hop_frames,
+                                   opts.max_patches).process(path):
             if isinstance(out, pvalue.TaggedOutput) and out.tag == ERRORS:
                 row = out.value
                 raise ClassifyError(row.stage, row.error, row.message)
@@ -110,12 +112,13 @@ class FileClassifier:
                 track = out.value[1]
             else:
                 patches.append(out[1])
-        mean = MeanScores()
+        mean = MeanScores(self.info.track_temperature)
         acc = mean.create_accumulator()
         with self._lock:
             model = self._loaded()
             for start in range(0, len(patches), opts.batch_size):
-                scores, embeddings = model.predict(np.stack(patches[start:start + opts.batch_size]))
+                scores, embeddings = model.predict(
+                    stack_windows(patches[start:start + opts.batch_size]))
                 for s, e in zip(scores, embeddings, strict=True):
                     acc = mean.add_input(acc, (s, e))
         result = mean.extract_output(acc)
@@ -133,6 +136,8 @@ def classify_answer(row: dict, genres: tuple[str, ...]) -> dict:
     scores = sorted(zip(genres, row["genre_scores"], strict=True), key=lambda g: -g[1])
     return {
         "genre": row["genre"],
+        "confident": row["genre_score"] >= CONFIDENT_SCORE,
+        "confident_score": CONFIDENT_SCORE,
         "scores": [{"name": name, "score": score} for name, score in scores],
         "model": row["model"],
         "genres": row["genres"],

@@ -32,7 +32,7 @@ from pipelines.transforms import (
     MeanScores,
     WriteGenreTags,
 )
-from pipelines.writeback import WriteOptions
+from pipelines.writeback import CONFIDENT_SCORE, WriteOptions
 from schemas.parquet import ERRORS_SCHEMA, WRITES_SCHEMA, tags_schema
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
     if progress:
         paths | "ProgressSeen" >> beam.ParDo(Report(progress, "seen"))
     decoded = paths | "DecodeToPatches" >> beam.ParDo(
-        DecodeToPatches(cfg, hop_frames, options.max_patches)
+        DecodeToPatches(info.frontends, hop_frames, options.max_patches)
     ).with_outputs(ERRORS, TRACKS, main="patches")
 
     handler = KeyedModelHandler(GenreModelHandler(options.model, options.batch_size))
@@ -109,7 +109,7 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
     scores = (
         inferred
         | "Outputs" >> beam.MapTuple(lambda path, result: (path, result.inference))
-        | "MeanPerTrack" >> beam.CombinePerKey(MeanScores())
+        | "MeanPerTrack" >> beam.CombinePerKey(MeanScores(info.track_temperature))
     )
     failed = dead_letters.failed_inferences | "InferenceErrors" >> beam.FlatMap(
         _inference_errors
@@ -186,7 +186,9 @@ def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
     if incremental:
         previous, state_note = previous_run(out, key)
         log.info("incremental: %s", state_note)
+    confident = options.write.min_score if options.write is not None else CONFIDENT_SCORE
     run = {"model": info.ref, "inputs": list(inputs), "options": asdict(options),
+           "confident_score": confident,
            "incremental": incremental, "state": state_note, "state_key": key}
     record = output.run_and_publish(
         out, pipeline_args, output.RUN_FILE, run,

@@ -18,7 +18,7 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 from threadpoolctl import threadpool_limits
 
-from mgc_model.frontend import FrontendConfig, LogMelStream, PatchCutter
+from mgc_model.frontend import FrontendConfig, WindowCutter
 from pipelines.decode import AudioReader, DecodeError, mono_blocks
 from pipelines.incremental import Signature, signature_or_none
 from pipelines.matching import expand_input
@@ -87,15 +87,17 @@ class MatchAudioFiles(beam.DoFn):
 
 
 class DecodeToPatches(beam.DoFn):
-    """Path -> (path, patch) for each model input patch, then the ``Track`` on ``tracks``.
+    """Path -> (path, window) for each analysis window (a tuple: one patch of the model's
+    first front-end, then each further front-end's patches over the same audio), then the
+    ``Track`` on ``tracks``.
 
-    Decoding, resampling, the log-mel and the patch cutting all stream: a one-hour file holds
-    one block of audio and one patch of spectrogram at a time.
+    Decoding, resampling, the log-mels and the patch cutting all stream: a one-hour file holds
+    one block of audio and one window of spectrogram at a time.
     """
 
-    def __init__(self, frontend: FrontendConfig, hop_frames: int | None = None,
+    def __init__(self, frontends: tuple[FrontendConfig, ...], hop_frames: int | None = None,
                  max_patches: int | None = None) -> None:
-        self.frontend = frontend
+        self.frontends = frontends
         self.hop_frames = hop_frames
         self.max_patches = max_patches
         self.decoded = Metrics.counter("mgc", "files_decoded")
@@ -109,7 +111,7 @@ class DecodeToPatches(beam.DoFn):
         threadpool_limits(limits=1, user_api="blas")
 
     def process(self, path: str) -> Iterator:
-        stream = PatchStream(self.frontend, self.hop_frames, self.max_patches)
+        stream = PatchStream(self.frontends, self.hop_frames, self.max_patches)
         try:
             stat = file_stat(path)  # before reading: a write-back checks nothing changed since
             signature = (Signature(stat.size, stat.mtime_ns) if stat is not None
@@ -130,12 +132,13 @@ class DecodeToPatches(beam.DoFn):
 
 
 class PatchStream:
-    """One file decoded in blocks into the model's patches: the first step of tagging and of
-    extraction. ``stage`` names the step a failure happened in, for its error row."""
+    """One file decoded in blocks into the model's analysis windows (``WindowCutter``): the
+    first step of tagging and of extraction. ``stage`` names the step a failure happened in,
+    for its error row."""
 
-    def __init__(self, frontend: FrontendConfig, hop_frames: int | None = None,
+    def __init__(self, frontends: tuple[FrontendConfig, ...], hop_frames: int | None = None,
                  max_patches: int | None = None) -> None:
-        self.frontend = frontend
+        self.frontends = frontends
         self.hop_frames = hop_frames
         self.max_patches = max_patches
         self.stage = "decode"
@@ -145,37 +148,38 @@ class PatchStream:
 
     @property
     def duration_s(self) -> float:
-        return self.n_samples / self.frontend.sample_rate
+        return self.n_samples / self.frontends[0].sample_rate
 
     def patches(self, path: str, on_block: Callable[[np.ndarray], None] | None = None
-                ) -> Iterator[np.ndarray]:
-        """The patches of ``path``, streaming; ``on_block`` also sees each block of mono
+                ) -> Iterator[tuple[np.ndarray, ...]]:
+        """The windows of ``path``, streaming; ``on_block`` also sees each block of mono
         audio at the model's rate (stage ``features``)."""
-        cfg = self.frontend
+        rate = self.frontends[0].sample_rate
         with AudioReader(path) as reader:
             self.info = reader.info
-            expected = cfg.expected_frames(reader.info.duration_s)
-            mel = LogMelStream(cfg)
-            cutter = PatchCutter(cfg, expected, self.hop_frames,
-                                 self.max_patches if expected else None)
-            for block in mono_blocks(reader, cfg.sample_rate):
+            cutter = WindowCutter(self.frontends, reader.info.duration_s, self.hop_frames,
+                                  self.max_patches)
+            for block in mono_blocks(reader, rate):
                 self.n_samples += block.size
                 if on_block is not None:
                     self.stage = "features"
                     on_block(block)
                 self.stage = "frontend"
-                yield from cutter.push(mel.push(block))
+                yield from cutter.push(block)
                 self.stage = "decode"
             if self.n_samples == 0:
                 raise DecodeError("no audio samples in the file")
             self.stage = "frontend"
-            yield from cutter.push(mel.finish())
             yield from cutter.finish()
         self.n_patches = cutter.n_patches
 
 
 class MeanScores(beam.CombineFn):
-    """Mean genre scores and embedding over a track's patches."""
+    """Mean genre scores and embedding over a track's windows; with ``track_temperature``
+    (the default model's), the mean scores then sharpened (``mapping.sharpen``)."""
+
+    def __init__(self, track_temperature: float | None = None) -> None:
+        self.track_temperature = track_temperature
 
     def create_accumulator(self) -> tuple[np.ndarray | None, np.ndarray | None, int]:
         return None, None, 0
@@ -202,7 +206,12 @@ class MeanScores(beam.CombineFn):
         scores, embedding, n = acc
         if n == 0:
             return None
-        return TrackScores((scores / n).astype(np.float32), (embedding / n).astype(np.float32), n)
+        scores = (scores / n).astype(np.float32)
+        if self.track_temperature is not None:
+            from mgc_model.mapping import sharpen
+
+            scores = sharpen(scores, self.track_temperature)
+        return TrackScores(scores, (embedding / n).astype(np.float32), n)
 
 
 class BuildTagRow(beam.DoFn):

@@ -1,26 +1,34 @@
-"""Run the pretrained genre tagger over a folder of labelled real music and report how it does.
+"""Measure the pretrained genre models on a folder of labelled real music.
 
-Why: tests of ``mgc_model.genres`` use synthetic tag vectors; only real recordings show whether
-the tag-to-genre mapping and its calibration call orchestral music Classical and stop calling
-everything Rock. The corpus comes from ``scripts/build_real_music_corpus.sh`` (labels in
-LABELS.csv); any folder of ``<Genre>/<file>`` works too (labels from folder names).
+Why: the default model's mapping (``mgc_model/mapping.py``) must be judged on real recordings
+of known style, with every fitted number (priors, source weights, the write-back threshold)
+fitted without the clips it is scored on. The corpus comes from
+``scripts/build_real_music_corpus.sh`` (LABELS.csv: path, genre, source, ...); any folder of
+``<Genre>/<file>`` works too (labels from folder names, each folder its own source).
 
-Per file: expected genre, predicted top-3 genres with scores, top-5 raw MSD and MTT tags. Then
-accuracy, confusion counts and how many files were called Rock for three ways of reading the
-tags: a naive weighted sum of raw probabilities, the shipped formula without calibration
-(``calibrated=False``) and the shipped formula with the tag priors.
-``--print-priors`` measures the priors instead (see ``genres.MSD_PRIOR``).
+What it reports, per candidate combination of networks (MSD, MSD+MTT, YAMNet, MSD+YAMNet,
+all three) and for today's musicnn-only model: accuracy, balanced accuracy (mean per-genre
+recall), per-genre recall, confusion matrix, expected calibration error, GFLOP per analysis
+window; all with leave-one-source-out cross-validation: the clips of each source are scored
+by priors and weights fitted on the other sources only. Then, for the chosen candidate, the
+lowest ``--min-score`` whose written genres are right at least 9 times in 10, and the share
+of files it writes, from the same cross-validated scores.
 
-Raw per-patch tags are cached next to the corpus (``.tag_cache/``), so re-running after a
-change to genres.py takes a second.
+``--fit`` prints the default's temperature fitted on the whole corpus, for mapping.py.
+``--out DIR`` writes figures.json, a reliability diagram and the confusion matrices as PNG.
 
-    .venv/bin/python scripts/check_real_music.py [FOLDER] [--min-confidence medium]
+Raw per-window network outputs are cached next to the corpus (``.evidence_cache/``), so a
+re-run after a change to mapping.py takes seconds.
+
+    .venv/bin/python scripts/check_real_music.py [FOLDER] [--out DIR] [--fit]
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import json
+import re
 import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -30,19 +38,34 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from mgc_model import genres  # noqa: E402
+from mgc_model import genres, mapping, metrics, yamnet  # noqa: E402
 from mgc_model.musicnn import MSD_LABELS, MTT_LABELS  # noqa: E402
 
 AUDIO_SUFFIXES = {".flac", ".ogg", ".opus", ".mp3", ".wav", ".aiff", ".aif"}
-CONFIDENCE = {"low": 0, "medium": 1, "high": 2}
+CANDIDATES = {
+    "MSD": ("MSD",),
+    "MSD+MTT": ("MSD", "MTT"),
+    "YAMNet": ("YAMNet",),
+    "MSD+YAMNet": ("MSD", "YAMNet"),
+    "all three": ("MSD", "MTT", "YAMNet"),
+}
+# GFLOP per analysis window (3 s): musicnn over one patch (tf.profiler float_operation on
+# the Keras port: 2.82 for each), YAMNet over its three.
+GFLOP = {"MSD": 2.82, "MTT": 2.82, "YAMNet": 3 * yamnet.GFLOP_PER_PATCH}
+TARGET_PRECISION = 0.9
 
 
 @dataclass
 class Clip:
     path: Path
     genre: str
-    confidence: str = "high"
-    source: str = ""
+    source: str
+
+
+def source_family(source: str) -> str:
+    """The fold a clip is held out with: every MIDI render of one renderer together (all MMA
+    grooves, all music21 scores share the soundfont and the synthesiser), else its source."""
+    return re.sub(r"^(mma groove|music21 corpus) \S+ \+ ", "MIDI rendered with ", source)
 
 
 def load_clips(root: Path) -> list[Clip]:
@@ -50,173 +73,317 @@ def load_clips(root: Path) -> list[Clip]:
     labels = root / "LABELS.csv"
     if labels.exists():
         with labels.open(newline="", encoding="utf-8") as f:
-            return [
-                Clip(root / row["path"], row["genre"], row.get("confidence") or "high",
-                     row.get("source", ""))
-                for row in csv.DictReader(f)
-            ]
-    return [
-        Clip(p, p.parent.name)
-        for p in sorted(root.rglob("*"))
-        if p.suffix.lower() in AUDIO_SUFFIXES and p.parent != root and ".tag_cache" not in p.parts
-    ]
+            return [Clip(root / row["path"], row["genre"],
+                         source_family(row.get("source") or row["genre"]))
+                    for row in csv.DictReader(f)]
+    return [Clip(p, p.parent.name, p.parent.name) for p in sorted(root.glob("*/*"))
+            if p.suffix.lower() in AUDIO_SUFFIXES and not p.parent.name.startswith(".")]
 
 
-class Tagger:
-    """Both musicnn nets over the shared front-end; loaded lazily (TensorFlow start-up is slow)."""
+class Networks:
+    """MSD_musicnn, MTT_musicnn and YAMNet (int8 and float) over the pipeline's windows."""
 
     def __init__(self) -> None:
+        import onnxruntime as ort
+
         from mgc_model.frontend import FrontendConfig
         from mgc_model.musicnn import load_musicnn
 
-        self.cfg = FrontendConfig()
+        self.frontends = (FrontendConfig(), yamnet.FRONTEND)
         self.msd = load_musicnn("MSD_musicnn")
         self.mtt = load_musicnn("MTT_musicnn")
+        self.yamnet = yamnet.Yamnet()
+        options = ort.SessionOptions()
+        options.log_severity_level = 3
+        self.yamnet_float = ort.InferenceSession(yamnet.load_graph("float"), options,
+                                                 providers=["CPUExecutionProvider"])
 
-    def tags(self, path: Path) -> tuple[np.ndarray, np.ndarray]:
-        """Per-patch sigmoid tags (n, 50) of both models for one audio file."""
-        import soundfile as sf
-        import soxr
+    def outputs(self, path: Path) -> dict[str, np.ndarray]:
+        from scipy.special import expit
 
-        from mgc_model.frontend import log_mel, patches
+        from pipelines.inference import stack_windows
+        from pipelines.transforms import PatchStream
 
-        audio, rate = sf.read(path, dtype="float32", always_2d=True)
-        mono = audio.mean(axis=1)
-        if rate != self.cfg.sample_rate:
-            mono = soxr.resample(mono, rate, self.cfg.sample_rate).astype(np.float32)
-        x = patches(log_mel(mono, self.cfg), self.cfg)
-        msd = self.msd(x, training=False)["tags"]
-        mtt = self.mtt(x, training=False)["tags"]
-        return np.asarray(msd, dtype=np.float32), np.asarray(mtt, dtype=np.float32)
+        first, second = stack_windows(list(PatchStream(self.frontends).patches(str(path))))
+        flat = second.reshape(-1, *second.shape[2:])
+        n, k = second.shape[:2]
+        float_logits = self.yamnet_float.run(None, {"audio": flat[:, None]})[0]
+        return {
+            "MSD": np.asarray(self.msd(first, training=False)["tags"], np.float32),
+            "MTT": np.asarray(self.mtt(first, training=False)["tags"], np.float32),
+            "YAMNet": self.yamnet(flat).reshape(n, k, -1).mean(axis=1),
+            "YAMNet-float": expit(float_logits).reshape(n, k, -1).mean(axis=1),
+        }
 
 
-def cached_tags(clips: list[Clip], root: Path) -> dict[Path, tuple[np.ndarray, np.ndarray]]:
-    """Raw tags per clip, from ``root/.tag_cache`` when the audio file has not changed."""
-    tagger: Tagger | None = None
+def cached_outputs(clips: list[Clip], root: Path) -> dict[Path, dict[str, np.ndarray]]:
+    """Per-window outputs per clip, from ``root/.evidence_cache`` when the file is unchanged."""
+    nets: Networks | None = None
     out = {}
     for i, clip in enumerate(clips):
         stat = clip.path.stat()
         key = f"{stat.st_size}-{stat.st_mtime_ns}"
-        cache = root / ".tag_cache" / (str(clip.path.relative_to(root)) + ".npz")
+        cache = root / ".evidence_cache" / (str(clip.path.relative_to(root)) + ".npz")
         if cache.exists():
             with np.load(cache) as data:
                 if str(data["key"]) == key:
-                    out[clip.path] = (data["msd"], data["mtt"])
+                    out[clip.path] = {k: data[k] for k in data.files if k != "key"}
                     continue
-        if tagger is None:
-            tagger = Tagger()
-        print(f"  tagging {i + 1}/{len(clips)} {clip.path.name}", file=sys.stderr)
-        msd, mtt = tagger.tags(clip.path)
+        if nets is None:
+            nets = Networks()
+        print(f"  analysing {i + 1}/{len(clips)} {clip.path.name}", file=sys.stderr)
+        result = nets.outputs(clip.path)
         cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, key=key, msd=msd, mtt=mtt)
-        out[clip.path] = (msd, mtt)
+        np.savez(cache, key=key, **result)
+        out[clip.path] = result
     return out
 
 
-def track_scores(msd: np.ndarray, mtt: np.ndarray, calibrated: bool) -> np.ndarray:
-    """Per-track genre distribution: the mean of the per-patch ones, as the pipeline does."""
-    return genres.tags_to_genre_scores(msd, mtt, calibrated=calibrated).mean(axis=0)
+# --- the mapping, per source, with priors and weights given ----------------------------------
+
+YAMNET_CLASSES = (*yamnet.class_names(), mapping.SPOKEN_WORD)
+CLASSES = {"MSD": tuple(MSD_LABELS), "MTT": tuple(MTT_LABELS), "YAMNet": YAMNET_CLASSES}
+TABLES = {s: mapping.class_table(s, c) for s, c in CLASSES.items()}
 
 
-def top_tags(tags: np.ndarray, labels: list[str], k: int = 5) -> str:
-    mean = tags.mean(axis=0)
-    return ", ".join(f"{labels[i]} {mean[i]:.2f}" for i in np.argsort(-mean)[:k])
+def source_probs(outputs: dict[str, np.ndarray], source: str, yamnet_key: str) -> np.ndarray:
+    if source == "YAMNet":
+        return mapping.with_spoken_word(outputs[yamnet_key], yamnet.class_names())
+    return outputs[source]
 
 
-def summarise(name: str, clips: list[Clip], predicted: dict[Path, str]) -> None:
-    """Accuracy, per-genre recall, confusion counts and the number of files called Rock."""
-    hits = sum(predicted[c.path] == c.genre for c in clips)
-    rock = sum(predicted[c.path] == "Rock" for c in clips)
-    true_rock = sum(c.genre == "Rock" for c in clips)
-    confusion: dict[str, Counter] = defaultdict(Counter)
+def fit_priors(clips: list[Clip], outs, source: str, yamnet_key: str) -> np.ndarray:
+    """Genre-balanced mean class probability: mean over genres of the mean over their clips
+    of the mean over windows (as genres.MSD_PRIOR was measured)."""
+    by_genre: dict[str, list[np.ndarray]] = defaultdict(list)
     for c in clips:
-        confusion[c.genre][predicted[c.path]] += 1
-    # Mean per-genre recall: the corpus is unbalanced (many Classical clips), this is not.
-    balanced = np.mean([row[g] / sum(row.values()) for g, row in confusion.items()])
-    print(f"\n== {name}: accuracy {hits}/{len(clips)} = {hits / max(len(clips), 1):.0%}, "
-          f"balanced {balanced:.0%}; called Rock: {rock} (truly Rock: "
-          f"{sum(predicted[c.path] == 'Rock' and c.genre == 'Rock' for c in clips)} "
-          f"of {true_rock})")
-    calls = Counter(predicted[c.path] for c in clips)
-    print("  predicted: " + ", ".join(f"{g} {n}" for g, n in calls.most_common()))
-    for genre in sorted(confusion):
-        row = confusion[genre]
-        n = sum(row.values())
-        calls = ", ".join(f"{g} {k}" for g, k in row.most_common())
-        print(f"  {genre:<14} {row[genre]:>2}/{n:<2}  -> {calls}")
+        by_genre[c.genre].append(source_probs(outs[c.path], source, yamnet_key).mean(axis=0))
+    return np.mean([np.mean(v, axis=0) for v in by_genre.values()], axis=0).astype(np.float32)
 
 
-def print_priors(clips: list[Clip], tags: dict[Path, tuple[np.ndarray, np.ndarray]]) -> None:
-    """Genre-balanced mean tag probability: mean over genres of the mean over their tracks of
-    the mean over patches. Balancing keeps a corpus heavy in one style from setting the bar."""
-    by_genre: dict[str, list[Path]] = defaultdict(list)
-    for c in clips:
-        by_genre[c.genre].append(c.path)
-    for idx, (name, labels) in enumerate((("MSD_PRIOR", MSD_LABELS), ("MTT_PRIOR", MTT_LABELS))):
-        per_genre = [
-            np.mean([tags[p][idx].mean(axis=0) for p in paths], axis=0)
-            for paths in by_genre.values()
-        ]
-        prior = np.mean(per_genre, axis=0)
-        print(f"{name}: dict[str, float] = {{  # {len(by_genre)} genres, {len(clips)} tracks")
-        line = "   "
-        for label, value in zip(labels, prior, strict=True):
-            item = f' "{label}": {value:.4f},'
-            if len(line) + len(item) > 99:
-                print(line)
-                line = "   "
-            line += item
-        print(line)
-        print("}  # fmt: skip")
+def experts_of(sources) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(mapping.expert_of(s) for s in sources))
+
+
+def log_evidence(outputs, sources, priors, yamnet_key: str) -> dict[str, np.ndarray]:
+    probs = {s: source_probs(outputs, s, yamnet_key) for s in sources}
+    out = {}
+    for expert in experts_of(sources):
+        mine = [s for s in sources if mapping.expert_of(s) == expert]
+        out[expert] = np.log(np.maximum(mapping.expert_evidence(
+            {s: probs[s] for s in mine}, {s: TABLES[s] for s in mine},
+            {s: priors[s] for s in mine}), 1e-6))
+    return out
+
+
+def track_scores(outputs, sources, priors, weights, yamnet_key: str) -> np.ndarray:
+    """The pipeline's track score: the mean over windows of the per-window distributions."""
+    probs = {s: source_probs(outputs, s, yamnet_key) for s in sources}
+    return mapping.genre_scores(probs, TABLES, priors, weights).mean(axis=0)
+
+
+def fit_weights(clips, outs, sources, priors, yamnet_key: str) -> dict[str, float]:
+    """Expert weights minimising the genre-balanced log-loss of the track scores."""
+    from scipy.optimize import minimize
+
+    experts = experts_of(sources)
+    counts = Counter(c.genre for c in clips)
+    balance = np.array([1.0 / counts[c.genre] for c in clips])
+    truth = [genres.FMA_GENRES.index(c.genre) for c in clips]
+    evidence = [log_evidence(outs[c.path], sources, priors, yamnet_key) for c in clips]
+
+    def loss(theta):
+        total = 0.0
+        for ev, t, b in zip(evidence, truth, balance, strict=True):
+            logits = sum(np.exp(th) * ev[e] for th, e in zip(theta, experts, strict=True))
+            logits = logits - logits.max(axis=1, keepdims=True)
+            p = np.exp(logits)
+            p = (p / p.sum(axis=1, keepdims=True)).mean(axis=0)
+            total -= b * np.log(max(p[t], 1e-9))
+        return total / balance.sum()
+
+    best = minimize(loss, np.zeros(len(experts)), method="L-BFGS-B",
+                    bounds=[(-4.0, 3.0)] * len(experts))
+    return {e: float(np.exp(th)) for th, e in zip(best.x, experts, strict=True)}
+
+
+def fitted(clips, outs, sources, yamnet_key):
+    priors = {s: fit_priors(clips, outs, s, yamnet_key) for s in sources}
+    return priors, fit_weights(clips, outs, sources, priors, yamnet_key)
+
+
+def leave_one_source_out(clips, outs, sources, yamnet_key="YAMNet") -> np.ndarray:
+    """(n_clips, 16) scores, each source's clips scored by a fit on all other sources."""
+    scores = np.zeros((len(clips), len(genres.FMA_GENRES)), np.float32)
+    for held in sorted({c.source for c in clips}):
+        train = [c for c in clips if c.source != held]
+        priors, weights = fitted(train, outs, sources, yamnet_key)
+        for i, c in enumerate(clips):
+            if c.source == held:
+                scores[i] = track_scores(outs[c.path], sources, priors, weights, yamnet_key)
+    return scores
+
+
+def gated_scores(outputs, temperature: float, yamnet_key: str = "YAMNet") -> np.ndarray:
+    """The default model's track score (``mapping.spoken_gate``) at a given temperature."""
+    music = genres.tags_to_genre_scores(outputs["MSD"], outputs["MTT"])
+    spoken = mapping.with_spoken_word(outputs[yamnet_key], yamnet.class_names())[:, -1]
+    return mapping.sharpen(mapping.spoken_gate(music, spoken).mean(axis=0), temperature)
+
+
+def fit_temperature(clips, outs, yamnet_key: str = "YAMNet") -> float:
+    """The temperature minimising the genre-balanced log-loss of the default's track scores."""
+    from scipy.optimize import minimize_scalar
+
+    counts = Counter(c.genre for c in clips)
+
+    def loss(log_t: float) -> float:
+        return -sum(np.log(max(gated_scores(outs[c.path], float(np.exp(log_t)), yamnet_key)
+                               [genres.FMA_GENRES.index(c.genre)], 1e-9)) / counts[c.genre]
+                    for c in clips)
+
+    return float(np.exp(minimize_scalar(loss, bounds=(-4.0, 1.0), method="bounded").x))
+
+
+def leave_one_source_out_default(clips, outs, yamnet_key="YAMNet") -> tuple[np.ndarray, list]:
+    """The default's scores, each source's clips with a temperature fitted without them."""
+    scores = np.zeros((len(clips), len(genres.FMA_GENRES)), np.float32)
+    temperatures = []
+    for held in sorted({c.source for c in clips}):
+        t = fit_temperature([c for c in clips if c.source != held], outs, yamnet_key)
+        temperatures.append(t)
+        for i, c in enumerate(clips):
+            if c.source == held:
+                scores[i] = gated_scores(outs[c.path], t, yamnet_key)
+    return scores, temperatures
+
+
+def musicnn_v1_scores(clips, outs) -> np.ndarray:
+    """Today's default (``genres.tags_to_genre_scores``, priors as shipped)."""
+    return np.stack([genres.tags_to_genre_scores(outs[c.path]["MSD"], outs[c.path]["MTT"])
+                     .mean(axis=0) for c in clips])
+
+
+# --- reporting --------------------------------------------------------------------------------
+
+def evaluate(clips: list[Clip], scores: np.ndarray) -> dict:
+    present = sorted({c.genre for c in clips}, key=genres.FMA_GENRES.index)
+    truth = np.array([genres.FMA_GENRES.index(c.genre) for c in clips])
+    predicted = scores.argmax(axis=1)
+    correct = predicted == truth
+    per_genre = {g: {"clips": int((truth == genres.FMA_GENRES.index(g)).sum()),
+                     "right": int(correct[truth == genres.FMA_GENRES.index(g)].sum())}
+                 for g in present}
+    for row in per_genre.values():
+        row["recall"] = row["right"] / row["clips"]
+    confusion = {g: dict(Counter(genres.FMA_GENRES[p] for p, t in zip(predicted, truth,
+                                                                       strict=True)
+                                 if genres.FMA_GENRES[t] == g)) for g in present}
+    return {
+        "clips": len(clips),
+        "accuracy": float(correct.mean()),
+        "balanced_accuracy": float(np.mean([r["recall"] for r in per_genre.values()])),
+        "per_genre": per_genre,
+        "confusion": confusion,
+        "reliability": metrics.reliability(scores.max(axis=1), correct),
+    }
+
+
+def print_result(name: str, result: dict, gflop: float | None) -> None:
+    cost = f", {gflop:.2f} GFLOP/window" if gflop is not None else ""
+    print(f"\n== {name}: accuracy {result['accuracy']:.1%}, balanced "
+          f"{result['balanced_accuracy']:.1%}, ECE {result['reliability']['ece']:.3f}{cost}")
+    for genre, row in result["per_genre"].items():
+        calls = ", ".join(f"{g} {n}" for g, n in Counter(result["confusion"][genre])
+                          .most_common())
+        print(f"  {genre:<14} {row['right']:>3}/{row['clips']:<3} -> {calls}")
+
+
+def write_figures(out: Path, clips, results: dict[str, dict], chosen: str) -> None:
+    from mgc_model.report import plot_confusion_matrix, plot_reliability
+
+    out.mkdir(parents=True, exist_ok=True)
+    plot_reliability({name: results[name]["reliability"] for name in ("musicnn v1", chosen)},
+                     out / "reliability.png")
+    present = sorted({c.genre for c in clips}, key=genres.FMA_GENRES.index)
+    for name in ("musicnn v1", chosen):
+        confusion = results[name]["confusion"]
+        calls = sorted({g for row in confusion.values() for g in row} | set(present),
+                       key=genres.FMA_GENRES.index)
+        matrix = [[confusion.get(t, {}).get(p, 0) for p in calls] for t in calls]
+        slug = "default" if name == chosen else name.replace(" ", "_")
+        plot_confusion_matrix(matrix, calls, out / f"confusion_{slug}.png")
+    (out / "figures.json").write_text(json.dumps(results, indent=1) + "\n")
+
+
+def print_fit(clips, outs) -> None:
+    print(f"# {len({c.genre for c in clips})} genres, {len(clips)} clips, "
+          f"{len({c.source for c in clips})} sources")
+    print(f"TEMPERATURE = {fit_temperature(clips, outs):.3f}")
+
+
+DEFAULT = "default: musicnn + YAMNet speech gate"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", nargs="?", default="/work/realmusic", type=Path)
-    parser.add_argument("--min-confidence", choices=list(CONFIDENCE), default="low",
-                        help="only clips whose label confidence is at least this")
-    parser.add_argument("--print-priors", action="store_true",
-                        help="measure genre-balanced mean tag probabilities and print them")
-    parser.add_argument("--quiet", action="store_true", help="summary only, no per-file lines")
+    parser.add_argument("--fit", action="store_true",
+                        help="print the default's temperature, fitted on the whole corpus")
+    parser.add_argument("--out", type=Path, help="write figures.json and PNGs here")
     args = parser.parse_args(argv)
 
     root = args.folder.resolve()
-    clips = [c for c in load_clips(root)
-             if CONFIDENCE.get(c.confidence, 2) >= CONFIDENCE[args.min_confidence]]
+    clips = load_clips(root)
     if not clips:
         parser.error(f"no labelled audio under {root}")
     unknown = sorted({c.genre for c in clips} - set(genres.FMA_GENRES))
     if unknown:
         parser.error(f"labels outside the FMA vocabulary: {unknown}")
-    tags = cached_tags(clips, root)
-    if args.print_priors:
-        print_priors(clips, tags)
+    outs = cached_outputs(clips, root)
+    if args.fit:
+        print_fit(clips, outs)
         return 0
 
-    naive: dict[Path, str] = {}
-    before: dict[Path, str] = {}
-    after: dict[Path, str] = {}
-    weights = genres.tag_weight_matrix()
-    for c in clips:
-        msd, mtt = tags[c.path]
-        raw = track_scores(msd, mtt, calibrated=False)
-        scores = track_scores(msd, mtt, calibrated=True)
-        summed = (np.concatenate([msd, mtt], axis=1) @ weights).mean(axis=0)
-        naive[c.path] = genres.FMA_GENRES[int(np.argmax(summed))]
-        before[c.path] = genres.FMA_GENRES[int(np.argmax(raw))]
-        after[c.path] = genres.FMA_GENRES[int(np.argmax(scores))]
-        if args.quiet:
-            continue
-        top3 = ", ".join(f"{genres.FMA_GENRES[i]} {scores[i]:.2f}"
-                         for i in np.argsort(-scores)[:3])
-        mark = "ok " if after[c.path] == c.genre else "BAD"
-        print(f"{mark} {c.path.relative_to(root)}  [{c.genre}, {c.confidence}]")
-        print(f"      predicted: {top3}   (uncalibrated: {before[c.path]})")
-        print(f"      MSD: {top_tags(msd, MSD_LABELS)}")
-        print(f"      MTT: {top_tags(mtt, MTT_LABELS)}")
-    summarise("naive baseline: sum of raw tag probabilities per genre", clips, naive)
-    summarise("before calibration: strongest raw tag per genre", clips, before)
-    summarise("after calibration: strongest tag lift (tag / prior) per genre", clips, after)
+    print(f"{len(clips)} clips, {len({c.genre for c in clips})} genres, "
+          f"{len({c.source for c in clips})} sources; leave-one-source-out throughout")
+    results = {"musicnn v1": evaluate(clips, musicnn_v1_scores(clips, outs))}
+    results["musicnn v1"]["gflop_per_window"] = 2 * GFLOP["MSD"]
+    print_result("musicnn v1 (mgc 0.1's default)", results["musicnn v1"], 2 * GFLOP["MSD"])
+    for name, sources in CANDIDATES.items():
+        results[name] = evaluate(clips, leave_one_source_out(clips, outs, sources))
+        results[name]["gflop_per_window"] = sum(GFLOP[s] for s in sources)
+        print_result(f"product of experts, {name}", results[name],
+                     results[name]["gflop_per_window"])
+    scores, temperatures = leave_one_source_out_default(clips, outs)
+    results[DEFAULT] = evaluate(clips, scores)
+    results[DEFAULT]["gflop_per_window"] = sum(GFLOP.values())
+    results[DEFAULT]["temperatures"] = temperatures
+    print_result(DEFAULT, results[DEFAULT], results[DEFAULT]["gflop_per_window"])
+    float_scores, _ = leave_one_source_out_default(clips, outs, "YAMNet-float")
+    same = float((scores.argmax(1) == float_scores.argmax(1)).mean())
+    results["float YAMNet"] = {**evaluate(clips, float_scores), "same_top_genre": same}
+    print(f"  with float YAMNet: accuracy {results['float YAMNet']['accuracy']:.1%}, top "
+          f"genre as with the int8 graph on {same:.1%} of clips")
+
+    truth = np.array([genres.FMA_GENRES.index(c.genre) for c in clips])
+    confidence, correct = scores.max(axis=1), scores.argmax(axis=1) == truth
+    threshold = metrics.threshold_for_precision(confidence, correct, TARGET_PRECISION)
+    write_back = {"target_precision": TARGET_PRECISION, "min_score": threshold}
+    if threshold is not None:
+        precision, share = metrics.precision_at(confidence, correct, threshold)
+        write_back.update(precision=precision, share_written=share)
+        print(f"\n--min-score {threshold:.2f}: writes {share:.0%} of files, "
+              f"{precision:.1%} of them right (cross-validated)")
+    for t in (0.15, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8):
+        precision, share = metrics.precision_at(confidence, correct, t)
+        write_back[f"at_{t}"] = {"precision": precision, "share_written": share}
+        print(f"  at {t:.2f}: writes {share:.0%}, right "
+              f"{'-' if precision is None else f'{precision:.1%}'}")
+    results["write_back"] = write_back
+    if args.out:
+        write_figures(args.out, clips, results, DEFAULT)
+        print(f"\nfigures in {args.out}")
     return 0
 
 

@@ -46,7 +46,7 @@ def test_a_bundle_carries_model_labels_frontend_and_provenance(transfer_bundle, 
     loaded = load_bundle(str(bundle))
     assert list(loaded.history.columns[:1]) == ["epoch"] and loaded.metrics["split"] == (
         "validation")
-    scores, embedding = tagger.load(str(bundle)).predict(np.zeros((2, 187, 96), np.float32))
+    scores, embedding = tagger.load(str(bundle)).predict((np.zeros((2, 187, 96), np.float32),))
     assert scores.shape == (2, 4) and embedding.shape == (2, 256)
     np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-5)
 

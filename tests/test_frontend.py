@@ -96,3 +96,31 @@ def test_config_round_trip_and_unknown_keys():
     assert FrontendConfig.from_dict(CFG.to_dict()) == CFG
     with pytest.raises(ValueError, match="unknown front-end"):
         FrontendConfig.from_dict({**CFG.to_dict(), "n_ftt": 256})
+
+
+@pytest.mark.parametrize("n_samples, max_patches", [(300, None), (16000 * 2, None),
+                                                    (16000 * 31, None), (16000 * 60 + 123, 4)])
+def test_windows_carry_a_second_front_end_over_the_same_audio(n_samples, max_patches):
+    """Each window: one musicnn patch, and YAMNet's patches from the frame nearest its start,
+    equal to YAMNet's one-shot log-mel there; streaming gives the same as one shot."""
+    from mgc_model.frontend import WindowCutter
+    from mgc_model.yamnet import FRONTEND as YAMNET
+
+    y = (np.random.default_rng(n_samples).standard_normal(n_samples) * 0.1).astype(np.float32)
+    cutter = WindowCutter((CFG, YAMNET), n_samples / 16000, None, max_patches)
+    windows = [w for i in range(0, n_samples, 7001) for w in cutter.push(y[i:i + 7001])]
+    windows += list(cutter.finish())
+    first = patches(log_mel(y), CFG, None, max_patches)
+    assert len(windows) == len(first) == cutter.n_patches
+    np.testing.assert_allclose(np.stack([w[0] for w in windows]), first, atol=1e-5)
+    second = log_mel(y, YAMNET)
+    starts = patch_starts(log_mel(y).shape[0], CFG, None, max_patches)
+    for (_, aligned), start in zip(windows, starts, strict=True):
+        assert aligned.shape == (3, 96, 64)
+        frame = round(start * CFG.hop_length / YAMNET.hop_length)
+        expected = second[frame:frame + 288]
+        if expected.shape[0] == 288:  # a long enough track: exactly YAMNet's own frames
+            np.testing.assert_allclose(aligned.reshape(288, 64), expected, atol=1e-4)
+        else:  # a short one is repeat-padded, as musicnn's patch is
+            np.testing.assert_allclose(aligned.reshape(288, 64)[:len(expected)], expected,
+                                       atol=1e-4)
