@@ -58,9 +58,10 @@ def quiet_native_stderr(verbose: bool = False) -> Iterator[None]:
     os.dup2(write_end, 2)
     os.close(write_end)
     python_stderr = sys.stderr
-    sys.stderr = io.TextIOWrapper(os.fdopen(os.dup(real), "wb", buffering=0),
-                                  encoding=python_stderr.encoding or "utf-8",
-                                  errors="backslashreplace", line_buffering=True)
+    if _on_fd_2(python_stderr):  # else it writes elsewhere already (a test's capture)
+        sys.stderr = io.TextIOWrapper(os.fdopen(os.dup(real), "wb", buffering=0),
+                                      encoding=python_stderr.encoding or "utf-8",
+                                      errors="backslashreplace", line_buffering=True)
     forwarder = threading.Thread(target=_forward, args=(read_end, real), daemon=True,
                                  name="mgc-stderr")
     forwarder.start()
@@ -70,9 +71,17 @@ def quiet_native_stderr(verbose: bool = False) -> Iterator[None]:
         sys.stderr.flush()
         os.dup2(real, 2)  # the pipe's last writer here closes: the forwarder sees its end
         forwarder.join(timeout=2.0)  # a subprocess still holding the pipe keeps it open
-        sys.stderr.close()
-        sys.stderr = python_stderr
+        if sys.stderr is not python_stderr:
+            sys.stderr.close()
+            sys.stderr = python_stderr
         os.close(real)
+
+
+def _on_fd_2(stream) -> bool:
+    try:
+        return stream.fileno() == 2
+    except (AttributeError, OSError, ValueError):
+        return False
 
 
 def _forward(read_end: int, real: int) -> None:
@@ -85,4 +94,5 @@ def _forward(read_end: int, real: int) -> None:
                     sys.stderr.write(line)
                     sys.stderr.flush()
                 except (ValueError, OSError):  # closed at exit: the real descriptor then
-                    os.write(real, raw)
+                    with contextlib.suppress(OSError):
+                        os.write(real, raw)
