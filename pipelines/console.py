@@ -39,9 +39,9 @@ def is_noise(line: str) -> bool:
 
 
 def quiet_native_logs() -> None:
-    """Ask the libraries for less before they load (they may not listen; the filter does)."""
+    """Ask TensorFlow for less before it loads (it does not listen for all of it; the filter
+    does the rest). ONNX Runtime has no such variable: its lines go through the filter."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # TensorFlow's C++ INFO and WARNING
-    os.environ.setdefault("ORT_LOGGING_LEVEL", "3")  # ONNX Runtime: errors only
 
 
 @contextlib.contextmanager
