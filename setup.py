@@ -28,6 +28,7 @@ setup(
         "pyarrow>=17,<27",
         "fsspec>=2024.6",
         "mutagen==1.48.1",
+        "rich==15.0.0",  # the progress bars of tag, extract and train
         "threadpoolctl>=3.1",
         "pandas>=2.2,<4",
         "scikit-learn==1.9.1",

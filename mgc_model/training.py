@@ -50,10 +50,12 @@ ARCHS = ("transfer", "cnn")
 DEFAULT_LEARNING_RATE = {"cnn": 1e-4, "transfer": 1e-3}  # seed 001; seed 003
 FINE_TUNE_FACTOR = 0.1
 
-Log = Callable[[str], None]
+# A line of the training log; an epoch's line also carries (epochs done, total, phase), for a
+# progress bar (pipelines.progress.EpochBar).
+Log = Callable[..., None]
 
 
-def _stderr(line: str) -> None:
+def _stderr(line: str, epoch: tuple[int, int, str] | None = None) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
@@ -136,7 +138,8 @@ class EpochLine(keras.callbacks.Callback):
                           if k != "learning_rate")
         phase = f"{self.phase} " if self.phase else ""
         self.log(f"{phase}epoch {epoch + 1}/{self.total}: {shown} "
-                 f"({time.monotonic() - self._start:.1f} s)")
+                 f"({time.monotonic() - self._start:.1f} s)",
+                 epoch=(epoch + 1, self.total, self.phase))
 
 
 def _compile(model: keras.Model, lr: float, multi_label: bool, k: int) -> None:

@@ -17,9 +17,8 @@ import tempfile
 from collections.abc import Callable, Sequence
 from importlib.resources import files
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # before TensorFlow is first imported
-
 from mgc_model import tagger
+from pipelines.console import quiet_native_stderr
 from pipelines.matching import InputNotFound, check_inputs
 
 LOCAL_RUNNERS = {None, "DirectRunner", "direct", "PortableRunner"}
@@ -248,8 +247,9 @@ def print_summary(summary) -> None:
         print(f"Failures by stage: {stages} (details in {summary.out}/errors/)")
 
 
-def with_progress(run: Callable, beam_args: Sequence[str], no_progress: bool):
-    """``run(progress)`` with the status line on a terminal (local runners only: remote
+def with_progress(run: Callable, beam_args: Sequence[str], no_progress: bool,
+                  label: str = "tagging"):
+    """``run(progress)`` with a progress bar on a terminal (local runners only: remote
     workers cannot report to this machine), ``run(None)`` otherwise."""
     from apache_beam.options.pipeline_options import (
         PipelineOptions,
@@ -268,7 +268,7 @@ def with_progress(run: Callable, beam_args: Sequence[str], no_progress: bool):
         return run(None)
     with tempfile.TemporaryDirectory(prefix="mgc-progress-") as tmp:
         progress = ProgressFile(os.path.join(tmp, "events"))
-        with ProgressDisplay(progress):
+        with ProgressDisplay(progress, label=label):
             return run(progress)
 
 
@@ -400,7 +400,7 @@ def cmd_extract(argv: Sequence[str]) -> int:
 
     summary = with_progress(
         lambda progress: run_extract(source, args.output, options, beam_args, progress),
-        beam_args, args.no_progress)
+        beam_args, args.no_progress, "extracting")
     if summary is None:
         print_submitted(args.output, "the dataset and extract.json")
         return 0
@@ -498,6 +498,7 @@ def train_parser() -> argparse.ArgumentParser:
 def cmd_train(argv: Sequence[str]) -> int:
     args = _parse_exactly(train_parser(), argv)
     from mgc_model.training import TrainConfig, train  # TensorFlow: after --help and typos
+    from pipelines.progress import EpochBar
 
     config = TrainConfig(arch=args.arch, epochs=args.epochs, batch_size=args.batch_size,
                          learning_rate=args.learning_rate, patience=args.patience,
@@ -505,7 +506,8 @@ def cmd_train(argv: Sequence[str]) -> int:
                          name=args.name, backbone=args.backbone)
     try:
         config.validate()
-        result = train(args.data, args.output, config)
+        with EpochBar() as log:
+            result = train(args.data, args.output, config, log)
     except ValueError as error:
         raise SystemExit(f"mgc train: {error}") from None
     m = result.metrics
@@ -626,19 +628,93 @@ def cmd_similar(argv: Sequence[str]) -> int:
     return 0
 
 
+def undo_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="mgc undo",
+        description="Undo the genre writes of the `mgc tag --write-tags` run in OUT: each file "
+        "it wrote gets back the genres it had before and loses mgc's MGC_ fields, if it is "
+        "still as that run left it (a file changed since is left alone and reported). Writes "
+        "a record to OUT/undo/.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("output", metavar="OUT", help="output folder of `mgc tag --output OUT`")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="print what would be restored, and change no byte")
+    return parser
+
+
+def print_undo(summary, dry_run: bool) -> None:
+    """Per file, what undo did (or would do); then counts and where the record is."""
+    from pipelines.undo import ACTIONS
+
+    for o in summary.outcomes:
+        if o.action in ("restored", "would-restore"):
+            change = f"{'; '.join(o.genres_found)} -> {'; '.join(o.genres) or '(no genre)'}"
+        elif o.action == "unchanged":
+            continue
+        else:
+            change = o.message
+        print(f"{o.action:<13} {o.path}: {change}")
+    counts = ", ".join(f"{a} {summary.counts[a]}" for a in ACTIONS if summary.counts.get(a))
+    note = " (dry run: no file was changed)" if dry_run else ""
+    where = f"; record in {summary.record}" if summary.record else ""
+    print(f"Undid run {summary.run_id}{note}: {counts or 'no file it wrote'}{where}")
+
+
+def cmd_undo(argv: Sequence[str]) -> int:
+    args = _parse_exactly(undo_parser(), argv)
+    from pipelines.undo import NothingToUndo, undo_run
+
+    try:
+        summary = undo_run(args.output, args.dry_run)
+    except NothingToUndo as error:
+        print(f"mgc undo: {error}", file=sys.stderr)
+        return 1
+    print_undo(summary, args.dry_run)
+    return 1 if summary.counts.get("failed") else 0
+
+
 COMMANDS = {"tag": cmd_tag, "extract": cmd_extract, "train": cmd_train,
             "evaluate": cmd_evaluate, "baselines": cmd_baselines, "serve": cmd_serve,
-            "similar": cmd_similar}
+            "similar": cmd_similar, "undo": cmd_undo}
+
+
+def version_line() -> str:
+    """mgc's version and the default model's ``name@version``."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        mine = version("mgc")
+    except PackageNotFoundError:  # a checkout on PYTHONPATH, not installed
+        mine = "(not installed)"
+    return f"mgc {mine}, default model {tagger.describe(tagger.DEFAULT_MODEL).ref}"
+
+
+USAGE = """usage: mgc [--version] COMMAND ... [--verbose]
+commands: {known}
+`mgc COMMAND --help` for details; --verbose (anywhere on the line) also shows what
+TensorFlow and ONNX Runtime print as they start"""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    # before anything loads TensorFlow: its start-up lines are printed from C++
+    verbose = "--verbose" in argv
+    argv = [a for a in argv if a != "--verbose"]
+    with quiet_native_stderr(verbose):
+        return _dispatch(argv)
+
+
+def _dispatch(argv: list[str]) -> int:
+    known = ", ".join(COMMANDS)
+    if argv[:1] == ["--version"]:
+        print(version_line())
+        return 0
     if not argv or argv[0] in {"-h", "--help"} or argv[0] not in COMMANDS:
-        known = ", ".join(COMMANDS)
         if argv and argv[0] not in {"-h", "--help"}:
             print(f"mgc: unknown command {argv[0]!r}; commands: {known}", file=sys.stderr)
             return 2
-        print(f"usage: mgc COMMAND ...\ncommands: {known}\n`mgc COMMAND --help` for details")
+        print(USAGE.format(known=known))
         return 0
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     logging.getLogger().addFilter(_quiet_beam_imports)

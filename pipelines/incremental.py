@@ -87,6 +87,7 @@ class PreviousRun:
     tags: tuple[str, ...]
     errors: tuple[str, ...]
     writes: tuple[str, ...]
+    undo: tuple[str, ...] = ()  # ``mgc undo``'s records of the files it restored
 
 
 def previous_run(out: str, key: str) -> tuple[PreviousRun | None, str]:
@@ -109,7 +110,8 @@ def previous_run(out: str, key: str) -> tuple[PreviousRun | None, str]:
         found = sorted(fs.glob(posixpath.join(root, name, "*.parquet")))
         return tuple(fs.unstrip_protocol(f) if "://" in out else f for f in found)
 
-    return PreviousRun(shards("tags"), shards("errors"), shards("writes")), "previous run used"
+    return (PreviousRun(shards("tags"), shards("errors"), shards("writes"), shards("undo")),
+            "previous run used")
 
 
 class ReadShard(beam.DoFn):
@@ -127,8 +129,9 @@ class ReadShard(beam.DoFn):
 
 
 class Decide(beam.DoFn):
-    """(path, {"now", "tags", "errors", "writes"}) -> the path to process (main output), or
-    the previous tag row carried over (``carried``), or nothing for a file no longer there."""
+    """(path, {"now", "tags", "errors", "writes", "undo"}) -> the path to process (main
+    output), or the previous tag row carried over (``carried``), or nothing for a file no
+    longer there."""
 
     def __init__(self, model_ref: str) -> None:
         self.model_ref = model_ref
@@ -152,7 +155,10 @@ class Decide(beam.DoFn):
         elif not rows:
             self.new.inc()
             yield path
-        elif signature is not None and self._unchanged(rows[0], joined["writes"], signature):
+        elif signature is not None and self._unchanged(
+                rows[0], joined["writes"] + [u for u in joined["undo"]
+                                             if u["action"] in ("restored", "unchanged")],
+                signature):
             self.carried.inc()
             row = dict(rows[0], size=signature.size, mtime_ns=signature.mtime_ns)
             yield pvalue.TaggedOutput(CARRIED, row)
@@ -163,7 +169,8 @@ class Decide(beam.DoFn):
     def _unchanged(self, row: dict, writes: list[dict], now: Signature) -> bool:
         if row.get("model") != self.model_ref or now.mtime_ns is None:
             return False
-        # A file whose genres were written last time is as the write left it.
+        # A file whose genres were written last time is as the write left it; one whose
+        # write was undone since is as the undo left it, and is not written again.
         known = [Signature(row.get("size"), row.get("mtime_ns"))]
         known += [Signature(w.get("size"), w.get("mtime_ns")) for w in writes]
         return now in known
@@ -195,6 +202,8 @@ class SplitByState(beam.PTransform):
             "errors": read("PreviousErrors", self.previous.errors, ["path"]),
             "writes": read("PreviousWrites", self.previous.writes,
                            ["path", "size", "mtime_ns"]),
+            "undo": read("PreviousUndo", self.previous.undo, ["path", "action", "size",
+                                                             "mtime_ns"]),
         } | "JoinWithPrevious" >> beam.CoGroupByKey()
         return joined | "Decide" >> beam.ParDo(Decide(self.model_ref)).with_outputs(
             CARRIED, main="paths")

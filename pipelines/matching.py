@@ -5,6 +5,7 @@ not by the launcher."""
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Iterable, Iterator
 
 import fsspec
@@ -66,6 +67,35 @@ def _walk(fs: fsspec.AbstractFileSystem, original: str, root: str) -> Iterator[s
     for found in sorted(fs.find(root)):
         if is_audio_path(found):
             yield _full(fs, original, found)
+
+
+# What a path that is not a regular file is, for its error row
+KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"),
+         (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+         (stat.S_ISDIR, "a directory"))
+
+
+def refusal(path: str) -> tuple[str, str] | None:
+    """(error type, message) when a local path is not a regular file (nor a link to one), so
+    must never be read: a named pipe blocks its reader forever, a device such as /dev/zero
+    never ends. None for a regular file, and for URLs (object stores hold only files)."""
+    if "://" in path and not path.startswith("file://"):
+        return None
+    local = path.removeprefix("file://")
+    try:
+        st = os.stat(local)
+    except FileNotFoundError:
+        if os.path.islink(local):
+            return "BrokenLink", f"symbolic link to missing {os.readlink(local)!r}"
+        return None  # gone since it was listed: reading it says so
+    except OSError:
+        return None  # e.g. permission denied: reading it says so
+    if stat.S_ISREG(st.st_mode):
+        return None
+    kind = next((name for test, name in KINDS if test(st.st_mode)), "not a regular file")
+    link = " (through a symbolic link)" if os.path.islink(local) else ""
+    return "NotARegularFile", (f"{kind}{link}, not a regular file: not read, since reading it "
+                               "could wait or run forever")
 
 
 def check_inputs(inputs: Iterable[str]) -> list[str]:

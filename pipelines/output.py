@@ -29,7 +29,9 @@ from fsspec.core import url_to_fs
 from pipelines.matching import normalise
 
 OUTPUTS = ("tags", "errors")
-OPTIONAL_OUTPUTS = ("writes",)  # only runs that asked for them; a run without retires them
+# Only runs that asked for them; a run without retires them. No tag run makes "undo" (`mgc
+# undo` records of the writes of the run in OUT): the next run retires it with those writes.
+OPTIONAL_OUTPUTS = ("writes", "undo")
 CARRIED = "carried"  # staged only: the paths an incremental run carried over, for the counts
 RUN_FILE = "run.json"
 PLAN_FILE = "publication.json"  # staged only: a publication's plan, kept for a retry

@@ -7,7 +7,6 @@ an ``ErrorRow`` and the run goes on.
 from __future__ import annotations
 
 import hashlib
-import os
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import NamedTuple
@@ -21,7 +20,7 @@ from threadpoolctl import threadpool_limits
 from mgc_model.frontend import FrontendConfig, WindowCutter
 from pipelines.decode import AudioReader, DecodeError, mono_blocks
 from pipelines.incremental import Signature, signature_or_none
-from pipelines.matching import expand_input
+from pipelines.matching import expand_input, refusal
 from pipelines.writeback import FileStat, WriteOptions, failed, file_stat, write_genres
 
 ERRORS = "errors"
@@ -65,7 +64,8 @@ def track_id(path: str) -> str:
 
 
 class MatchAudioFiles(beam.DoFn):
-    """INPUT argument -> the audio files it names."""
+    """INPUT argument -> the audio files it names; a broken link, or a path that is not a
+    regular file (FIFO, socket, device, a link to a folder), is an error row instead."""
 
     def __init__(self) -> None:
         self.matched = Metrics.counter("mgc", "files_matched")
@@ -74,12 +74,9 @@ class MatchAudioFiles(beam.DoFn):
         try:
             for path in expand_input(pattern):
                 self.matched.inc()
-                if os.path.islink(path) and not os.path.exists(path):
-                    yield pvalue.TaggedOutput(
-                        ERRORS,
-                        ErrorRow(path, "match", "BrokenLink",
-                                 f"symbolic link to missing {os.readlink(path)!r}"),
-                    )
+                refused = refusal(path)  # only regular files are read: a FIFO would block
+                if refused is not None:
+                    yield pvalue.TaggedOutput(ERRORS, ErrorRow(path, "match", *refused))
                 else:
                     yield path
         except Exception as error:  # a listing that fails (permissions, bucket) is one row

@@ -22,7 +22,7 @@ import re
 import secrets
 import shutil
 import stat
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -175,6 +175,8 @@ class Plan(NamedTuple):
     provenance: dict[str, str]
     reason: str
     stat: FileStat  # the file as the plan read it
+    creates_tag: bool = False  # the file has no tag of its format yet: the write adds one
+    provenance_before: dict[str, str] = {}  # the MGC_ fields the file held (an earlier run's)
 
 
 class Outcome(NamedTuple):
@@ -187,6 +189,12 @@ class Outcome(NamedTuple):
     genres_after: tuple[str, ...]
     model: str
     message: str = ""
+    # what ``mgc undo`` needs to put the file back as it was: its size before the write (the
+    # padding to restore), whether the write created the file's tag (undo removes it) and the
+    # MGC_ fields it held before (JSON; an earlier run's, put back)
+    size_before: int | None = None
+    tag_created: bool = False
+    provenance_before: str = "{}"
 
     def as_row(self) -> dict:
         row = self._asdict()
@@ -254,7 +262,7 @@ def provenance_of(chosen: Sequence[tuple[str, float]], model: str,
 # --- reading ---------------------------------------------------------------------------------
 
 
-def _open(path: str) -> mutagen.FileType:
+def open_tags(path: str) -> mutagen.FileType:
     try:
         audio = mutagen.File(path, options=list(SUPPORTED))
     except mutagen.MutagenError as error:
@@ -273,7 +281,7 @@ def _kind(path: str) -> str:
     return os.path.splitext(path)[1].lstrip(".").upper() or "no extension"
 
 
-def _id3_version(audio: mutagen.FileType) -> int | None:
+def id3_version(audio: mutagen.FileType) -> int | None:
     """3 or 4 for an ID3v2.3/2.4 tag; None for no tag or an ID3v1 tag alone."""
     tags = audio.tags
     if tags is None or tags.version[0] != 2:
@@ -301,14 +309,27 @@ def _riff_info_genre(path: str) -> list[str]:
     return []
 
 
+def has_tag(audio: mutagen.FileType) -> bool:
+    """Whether the file already has a tag of the kind mgc writes (an ID3v1 tag alone does not
+    count for MP3: mgc adds an ID3v2 tag beside it)."""
+    if isinstance(audio, ID3_TYPES):
+        return id3_version(audio) is not None
+    return audio.tags is not None
+
+
 def read_current(path: str, separator: str = "; ") -> tuple[tuple[str, ...], dict[str, str]]:
     """A file's genres as a player shows them, and the ``MGC_`` provenance it carries."""
-    audio = _open(path)
+    return read_tags(open_tags(path), path, separator)
+
+
+def read_tags(audio: mutagen.FileType, path: str,
+              separator: str) -> tuple[tuple[str, ...], dict[str, str]]:
+    """``read_current`` of a file mutagen has opened."""
     tags = audio.tags
     genres: list[str] = []
     provenance: dict[str, str] = {}
     if isinstance(audio, ID3_TYPES):
-        version = _id3_version(audio)
+        version = id3_version(audio)
         if tags is not None:
             genres = [g for frame in tags.getall("TCON") for g in frame.genres]
             if version != 4:  # one text value: several genres are joined by the separator
@@ -351,14 +372,15 @@ def plan(path: str, scores: Mapping[str, float], model: str,
         raise Vanished("the file vanished since it was read; file not written") from None
     if not stat.S_ISREG(st.st_mode):
         raise UnsupportedFormat("not a regular file")
-    before, current = read_current(target, options.separator)
+    audio = open_tags(target)
+    before, current = read_tags(audio, target, options.separator)
     chosen = choose_genres(scores, options)
     provenance = provenance_of(chosen, model, options)
     ours = current.get(MODEL_KEY) == model and current.get(POLICY_KEY) == options.policy
 
     def decided(action: str, after: Sequence[str], reason: str = "") -> Plan:
         return Plan(path, target, action, before, tuple(after), provenance, reason,
-                    FileStat.of(st))
+                    FileStat.of(st), not has_tag(audio), current)
 
     if not chosen:
         where = " in the vocabulary" if options.vocabulary else ""
@@ -409,6 +431,11 @@ def _same(now: FileStat, expected: FileStat | None) -> None:
                                "or inode); not written, run again to tag it")
 
 
+def check_writable(target: str) -> None:
+    """ReadOnlyFile unless mgc may replace the file: what a dry run checks."""
+    _writable(target, os.stat(target))
+
+
 def _writable(target: str, st: os.stat_result) -> None:
     # Checked by hand: a rename replaces a read-only file (only the folder's permission
     # counts), and root may write anything. A file without write permission stays as it is.
@@ -417,7 +444,7 @@ def _writable(target: str, st: os.stat_result) -> None:
         raise ReadOnlyFile("read-only file; make it writable to let mgc write its genre")
 
 
-def _id3v1_trailer(path: str) -> bytes | None:
+def id3v1_trailer(path: str) -> bytes | None:
     with open(path, "rb") as f:
         tag, offset = find_id3v1(f)
         if tag is None or offset != -128:
@@ -426,11 +453,18 @@ def _id3v1_trailer(path: str) -> bytes | None:
         return f.read(128)
 
 
-def _restore_id3v1(path: str, original: bytes, genres: Sequence[str]) -> None:
-    """Put back the ID3v1 tag byte for byte, except its genre byte, set to the first genre
-    when ID3v1's list of 148 has it (mutagen would otherwise rebuild every field)."""
+def id3v1_genre(genres: Sequence[str], original: int) -> int:
+    """The ID3v1 genre byte for ``genres``: the first one's index when ID3v1's list of 148
+    has it, 255 (none) for no genre, else ``original``."""
+    if not genres:
+        return 255
     index = {g.casefold(): i for i, g in enumerate(TCON.GENRES)}.get(genres[0].casefold())
-    genre = original[127] if index is None else index
+    return original if index is None else index
+
+
+def restore_id3v1(path: str, original: bytes, genre: int) -> None:
+    """Put back the ID3v1 tag byte for byte, except its genre byte (mutagen would otherwise
+    rebuild every field)."""
     with open(path, "r+b") as f:
         f.seek(-128, os.SEEK_END)
         if f.read(3) != b"TAG":
@@ -455,27 +489,40 @@ def _write_id3(path: str, kind: type, version: int | None, genres: Sequence[str]
         tags.delall(f"TXXX:{key}")
         tags.add(TXXX(encoding=3, desc=key, text=[value]))
     if kind is MP3:
-        v1 = _id3v1_trailer(path)
+        v1 = id3v1_trailer(path)
         # v23_sep=None writes multi-valued v2.3 frames back null-separated, as they were read
         audio.save(v1=ID3v1SaveOptions.UPDATE, v2_version=version, v23_sep=None)
         if v1 is not None:
-            _restore_id3v1(path, v1, genres)
+            restore_id3v1(path, v1, id3v1_genre(genres, v1[127]))
     else:
         audio.save(v2_version=version, v23_sep=None)
 
 
+def set_comment(tags: list[tuple[str, str]], key: str, values: Sequence[str]) -> None:
+    """Replace a Vorbis comment's values where the first one stood (mutagen's ``tags[key] =``
+    moves them to the end), so that the other comments keep their order and an undo can put
+    the file back byte for byte. No values: the comment is removed."""
+    comments = list(tags)  # a Vorbis comment block is a list of (key, value)
+    at = [i for i, (name, _) in enumerate(comments) if name.casefold() == key.casefold()]
+    index = at[0] if at else len(comments)
+    kept = [c for i, c in enumerate(comments) if i not in at]
+    kept[index:index] = [(key, value) for value in values]
+    tags.clear()
+    tags.extend(kept)
+
+
 def _write_tags(path: str, genres: Sequence[str], provenance: Mapping[str, str],
                 separator: str) -> None:
-    audio = _open(path)
+    audio = open_tags(path)
     if isinstance(audio, ID3_TYPES):
-        _write_id3(path, type(audio), _id3_version(audio), genres, provenance, separator)
+        _write_id3(path, type(audio), id3_version(audio), genres, provenance, separator)
         return
     if audio.tags is None:
         audio.add_tags()
     if isinstance(audio, VORBIS_TYPES):
-        audio.tags[VORBIS_GENRE] = list(genres)
+        set_comment(audio.tags, VORBIS_GENRE, genres)
         for key, value in provenance.items():
-            audio.tags[key] = [value]
+            set_comment(audio.tags, key, [value])
     else:
         audio.tags[MP4_GENRE] = list(genres)
         for key, value in provenance.items():
@@ -503,8 +550,12 @@ def _keep_owner(st: os.stat_result, path: str) -> None:
                            "file not written") from None
 
 
-def _replace(plan: Plan, options: WriteOptions, expected: FileStat | None) -> None:
-    target = plan.target
+def replace_atomically(target: str, edit: Callable[[str], None],
+                       expected: Sequence[FileStat | None] = (), keep_mtime: bool = True) -> None:
+    """Change a file's tags so that a crash at any moment leaves the old file or the new one:
+    copy it beside itself, ``edit(copy)``, keep its permissions, times and owner, flush it to
+    disk, and rename it over the file, only if the file still matches each of ``expected``
+    (and has not changed while it was copied). Write-back and ``mgc undo`` both use it."""
     try:
         st = os.stat(target)
     except FileNotFoundError:
@@ -519,14 +570,14 @@ def _replace(plan: Plan, options: WriteOptions, expected: FileStat | None) -> No
     try:
         with open(target, "rb") as src:
             read = FileStat.of(os.fstat(src.fileno()))
-            _same(read, expected)
-            _same(read, plan.stat)
+            for stat_ in expected:
+                _same(read, stat_)
             with open(tmp, "xb") as dst:
                 shutil.copyfileobj(src, dst, 1 << 20)
             _same(FileStat.of(os.fstat(src.fileno())), read)
-        _write_tags(tmp, plan.after, plan.provenance, options.separator)
+        edit(tmp)
         shutil.copystat(target, tmp)  # permission bits, times, extended attributes
-        if not options.keep_mtime:
+        if not keep_mtime:
             os.utime(tmp)
         _keep_owner(st, tmp)
         _fsync(tmp)
@@ -539,6 +590,12 @@ def _replace(plan: Plan, options: WriteOptions, expected: FileStat | None) -> No
     _fsync(directory)
 
 
+def _undo_facts(plan: Plan) -> dict:
+    return {"size_before": plan.stat.size, "tag_created": plan.creates_tag,
+            "provenance_before": json.dumps(plan.provenance_before, ensure_ascii=False,
+                                            sort_keys=True)}
+
+
 def apply(plan: Plan, options: WriteOptions, expected: FileStat | None = None) -> Outcome:
     """Carry out a plan: write the copy, then rename it over the file (``would-write`` for a
     dry run). ``expected`` is the file as it was first read (at decode time); if the file no
@@ -548,10 +605,14 @@ def apply(plan: Plan, options: WriteOptions, expected: FileStat | None = None) -
         return Outcome(plan.path, plan.action, options.policy, plan.before, plan.after, model,
                        plan.reason)
     if options.dry_run:  # a preview also tells which files could not be written
-        _writable(plan.target, os.stat(plan.target))
-        return Outcome(plan.path, "would-write", options.policy, plan.before, plan.after, model)
-    _replace(plan, options, expected)
-    return Outcome(plan.path, "written", options.policy, plan.before, plan.after, model)
+        check_writable(plan.target)
+        return Outcome(plan.path, "would-write", options.policy, plan.before, plan.after, model,
+                       **_undo_facts(plan))
+    replace_atomically(
+        plan.target, lambda tmp: _write_tags(tmp, plan.after, plan.provenance, options.separator),
+        (expected, plan.stat), options.keep_mtime)
+    return Outcome(plan.path, "written", options.policy, plan.before, plan.after, model,
+                   **_undo_facts(plan))
 
 
 def write_genres(path: str, scores: Mapping[str, float], model: str, options: WriteOptions,

@@ -1,5 +1,5 @@
-"""Parquet schemas: a tag run's ``OUT/tags/``, ``OUT/errors/`` and ``OUT/writes/``; an
-extracted dataset's ``DIR/tracks/`` (and ``DIR/errors/``).
+"""Parquet schemas: a tag run's ``OUT/tags/``, ``OUT/errors/`` and ``OUT/writes/``, and
+``mgc undo``'s ``OUT/undo/``; an extracted dataset's ``DIR/tracks/`` (and ``DIR/errors/``).
 
 The genre label order of ``genre_scores`` travels in the schema metadata (``mgc.genres``), so
 a reader never has to guess which score is which.
@@ -58,7 +58,10 @@ ERRORS_SCHEMA = pa.schema(
 
 # One row per tagged file of a run with --write-tags (``OUT/writes/``): what was done to its
 # genre tag. action: written, unchanged, would-write (dry run), skipped, failed. size and
-# mtime_ns: the file after it (an incremental run knows a file it wrote is unchanged since).
+# mtime_ns: the file after it (an incremental run knows a file it wrote is unchanged since;
+# ``mgc undo`` only restores a file still as it was). size_before, tag_created and
+# provenance_before (JSON): what undo needs to put the file back as it was (its padding; a tag
+# mgc created is removed; an earlier run's MGC_ fields come back).
 WRITES_SCHEMA = pa.schema(
     [
         pa.field("path", pa.string(), nullable=False),
@@ -70,6 +73,28 @@ WRITES_SCHEMA = pa.schema(
         pa.field("message", pa.string()),
         pa.field("size", pa.int64()),
         pa.field("mtime_ns", pa.int64()),
+        pa.field("size_before", pa.int64()),
+        pa.field("tag_created", pa.bool_()),
+        pa.field("provenance_before", pa.string()),
+    ]
+)
+
+# One row per file a ``mgc undo`` looked at (``OUT/undo/undo-<time>.parquet``): the files the
+# run in OUT wrote. action: restored, would-restore (dry run), unchanged (already as before
+# the run), changed-since (left alone), missing, failed. genres: restored (genres before the
+# run); genres_found: what the file held when undo looked. size and mtime_ns: the file after
+# undo (an incremental run knows a restored file is unchanged since).
+UNDO_SCHEMA = pa.schema(
+    [
+        pa.field("path", pa.string(), nullable=False),
+        pa.field("action", pa.string(), nullable=False),
+        pa.field("genres", pa.list_(pa.string())),
+        pa.field("genres_found", pa.list_(pa.string())),
+        pa.field("model", pa.string()),
+        pa.field("message", pa.string()),
+        pa.field("size", pa.int64()),
+        pa.field("mtime_ns", pa.int64()),
+        pa.field("run_id", pa.string()),
     ]
 )
 

@@ -272,3 +272,35 @@ def ffmpeg_tags(path: Path) -> dict[str, str]:
     with av.open(str(path), metadata_errors="replace") as container:
         found = {**container.metadata, **container.streams.audio[0].metadata}
     return {key.lower(): value for key, value in found.items()}
+
+
+def record_run(out: Path, paths: list[Path], policy: str = "fill", model: str = "musicnn@test",
+               scores: dict[str, float] | None = None, run_id: str = "run1") -> list[dict]:
+    """What a ``mgc tag --write-tags`` run leaves in ``out`` for ``mgc undo``, made by the
+    write-back library itself (no model, no Beam): genres written into ``paths``, their rows
+    in ``out/writes/`` and a ``run.json``. Returns the rows."""
+    import json
+    import os
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from pipelines.writeback import WriteOptions, write_genres
+    from schemas.parquet import WRITES_SCHEMA
+
+    options = WriteOptions(policy=policy, count=2)
+    scores = scores or {"Rock": 0.61, "Electronic": 0.32, "Jazz": 0.05}
+    rows = []
+    for path in paths:
+        outcome = write_genres(str(path), scores, model, options)
+        st = os.stat(path)
+        rows.append({**outcome.as_row(), "size": st.st_size, "mtime_ns": st.st_mtime_ns})
+    (out / "writes").mkdir(parents=True, exist_ok=True)
+    for old in (out / "writes").glob("*.parquet"):
+        old.unlink()
+    pq.write_table(pa.Table.from_pylist(rows, schema=WRITES_SCHEMA),
+                   out / "writes" / "part-00000.parquet")
+    (out / "run.json").write_text(json.dumps({
+        "run_id": run_id, "model": model,
+        "options": {"write": {"policy": policy, "separator": options.separator}}}))
+    return rows

@@ -76,8 +76,10 @@ def test_demo_library_is_tagged(tmp_path):
     assert run["tagged"] == len(demo) >= 4 and run["failed"] == 0
 
 
-def test_progress_line_on_a_terminal(tmp_path):
-    """Run under a pseudo-terminal, as a person would: the status line shows up on stderr."""
+@pytest.mark.timeout(300)
+def test_progress_bar_on_a_calm_terminal(tmp_path):
+    """Run under a pseudo-terminal, as a person would: a progress bar on stderr, and none of
+    TensorFlow's start-up lines."""
     pty = pytest.importorskip("pty")
     write_audio(tmp_path / "lib" / "a.flac", chord_track(4.0, 22050), 22050)
     out = tmp_path / "o"
@@ -97,11 +99,31 @@ def test_progress_line_on_a_terminal(tmp_path):
     screen = b"".join(chunks).decode(errors="replace")
     assert os.waitstatus_to_exitcode(status) == 0
     assert "files 1/1" in screen and "files/s" in screen
+    assert "100%" in screen and "━" in screen and " left" in screen and "failed 0" in screen
     assert "Tagged 1 of 1 files" in screen
+    for noise in ("absl", "cuInit", "cudart_stub", "cpu_feature_guard", "oneDNN", "E0000"):
+        assert noise not in screen
 
 
 def test_help_lists_commands_and_options():
-    assert "tag" in mgc("--help").stdout
+    top = mgc("--help").stdout
+    assert "tag" in top and "undo" in top and "--version" in top and "--verbose" in top
     help_text = mgc("tag", "--help").stdout
     for flag in ("--output", "--model", "--max-patches", "--hop-seconds", "--demo"):
         assert flag in help_text
+
+
+def test_version_names_mgc_and_the_default_model():
+    from mgc_model import tagger
+
+    result = mgc("--version")
+    assert result.returncode == 0
+    assert result.stdout.startswith("mgc ")
+    assert f"default model {tagger.describe(tagger.DEFAULT_MODEL).ref}" in result.stdout
+    assert result.stderr == ""  # TensorFlow loaded, and said nothing
+
+
+def test_verbose_shows_what_tensorflow_prints_as_it_starts():
+    quiet, verbose = mgc("--version"), mgc("--version", "--verbose")
+    assert quiet.stderr == "" and verbose.stdout == quiet.stdout
+    assert "absl" in verbose.stderr or "cuda" in verbose.stderr.lower()

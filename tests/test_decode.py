@@ -119,3 +119,74 @@ def test_memory_does_not_grow_with_track_length(tmp_path):
         tracemalloc.stop()
     assert samples == 16000 * 3600
     assert peak < 30e6, f"decoding peaked at {peak / 1e6:.0f} MB"
+
+
+@pytest.mark.timeout(60)
+def test_a_file_that_is_not_regular_is_refused_without_reading(tmp_path):
+    os.mkfifo(tmp_path / "fifo.mp3")
+    with pytest.raises(DecodeError, match=r"named pipe \(FIFO\), not a regular file"):
+        decode(tmp_path / "fifo.mp3")
+
+
+@pytest.mark.timeout(60)
+def test_a_stalled_open_is_given_up(tmp_path, monkeypatch):
+    """A FIFO past the regular-file check stands for a hung mount: opening it blocks."""
+    import pipelines.decode as decode_module
+
+    monkeypatch.setattr(decode_module, "refusal", lambda path: None)
+    fifo = tmp_path / "fifo.mp3"
+    os.mkfifo(fifo)
+    with pytest.raises(DecodeError, match="no progress opening the file for 0.5 s"):
+        AudioReader(str(fifo), stall_seconds=0.5)
+    os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))  # lets the stuck thread end
+
+
+@pytest.mark.timeout(60)
+def test_a_decode_that_stops_making_progress_is_given_up(tmp_path, monkeypatch):
+    import threading
+
+    release = threading.Event()
+
+    def stalls(self):
+        yield np.zeros((1000, 1), np.float32)
+        release.wait(30)  # a decoder caught in a loop
+
+    monkeypatch.setattr(AudioReader, "_read", stalls)
+    path = write_audio(tmp_path / "a.wav", chord_track(1.0, 16000), 16000)
+    with AudioReader(str(path), stall_seconds=0.5) as reader:
+        blocks = reader.blocks()
+        assert next(blocks).shape == (1000, 1)
+        with pytest.raises(DecodeError, match="no progress decoding for 0.5 s"):
+            next(blocks)
+    release.set()
+
+
+@pytest.mark.timeout(60)
+def test_a_file_decoding_to_far_more_audio_than_its_size_is_refused(tmp_path, monkeypatch):
+    from pipelines.decode import MAX_FRAMES_PER_BYTE
+
+    def endless(self):
+        while True:  # a decoder bomb: ever more audio out of a few bytes
+            yield np.zeros((160_000, 1), np.float32)
+
+    monkeypatch.setattr(AudioReader, "_read", endless)
+    path = write_audio(tmp_path / "a.wav", chord_track(0.1, 16000), 16000)
+    with pytest.raises(DecodeError, match="far more audio than a file of"):
+        decode(path)
+    assert os.path.getsize(path) * MAX_FRAMES_PER_BYTE < 10**8  # the cap held it to that
+
+
+@pytest.mark.parametrize("ext", ["flac", "ogg", "opus"])
+def test_silence_the_best_compressed_audio_stays_far_under_the_cap(tmp_path, ext):
+    from pipelines.decode import MAX_FRAMES_PER_BYTE
+
+    sr = 48000 if ext == "opus" else 44100
+    path = tmp_path / f"silence.{ext}"
+    subtype = {"flac": "PCM_16", "ogg": "VORBIS", "opus": "OPUS"}[ext]
+    fmt = "FLAC" if ext == "flac" else "OGG"
+    with sf.SoundFile(str(path), "w", sr, 1, format=fmt, subtype=subtype) as f:
+        for _ in range(60):  # one second at a time: libvorbis crashes on a minute at once
+            f.write(np.zeros(sr, np.float32))
+    frames = sf.info(str(path)).frames
+    assert frames / os.path.getsize(path) < MAX_FRAMES_PER_BYTE / 10
+    assert decode(path)[1].size > 0

@@ -209,3 +209,24 @@ def test_an_unreadable_or_foreign_state_means_a_full_run(tmp_path):
     assert previous_run(str(tmp_path), state_key("musicnn@2", OPTIONS))[0] is None
     assert key == state_key("musicnn@1", TagOptions(max_patches=2, batch_size=64))
     assert key != state_key("musicnn@1", TagOptions(max_patches=2, top_k=5))
+
+
+def test_a_nightly_run_after_an_undo_does_not_write_the_files_again(tmp_path):
+    """``mgc undo`` covers the last run's writes (OUT/writes lists only that night's); the
+    next night knows each restored file by the undo's record and leaves it alone."""
+    from pipelines.undo import undo_run
+
+    lib, out = tmp_path / "lib", tmp_path / "out"
+    files = [make_tagged(lib / "a.mp3", "mp3-v23", seconds=3.0),
+             make_tagged(lib / "b.flac", "flac", seconds=3.0)]
+    before = [p.read_bytes() for p in files]
+    # --update-mtime: a written file's time changes, so only the undo record can vouch for it
+    options = TagOptions(max_patches=1, write=WriteOptions(min_score=0.0, keep_mtime=False))
+    assert run_tag([str(lib)], str(out), options, incremental=True).writes == {"written": 2}
+    assert undo_run(str(out)).counts == {"restored": 2}
+    assert [p.read_bytes() for p in files] == before
+
+    night = run_tag([str(lib)], str(out), options, incremental=True)
+    assert (night.tagged, night.skipped, night.writes) == (0, 2, {})
+    assert [p.read_bytes() for p in files] == before
+    assert not (out / "undo").exists()  # retired with the writes it undid

@@ -61,3 +61,41 @@ def test_missing_input_is_refused_before_any_work(tmp_path):
     with pytest.raises(InputNotFound):
         check_inputs([str(tmp_path / "*.mp3")])
     assert check_inputs([str(tmp_path)]) == [str(tmp_path)]
+
+
+def special_files(root) -> dict[str, str]:
+    """Paths with audio names that are not regular files: each would hang or never end a
+    decode. name -> what its error message calls it."""
+    import socket
+
+    root.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(root / "fifo.mp3")
+    with socket.socket(socket.AF_UNIX) as sock:
+        sock.bind(str(root / "socket.ogg"))
+    os.symlink("/dev/zero", root / "zero-device.wav")
+    os.symlink("/dev/urandom", root / "urandom.wav")
+    (root / "folder").mkdir()
+    os.symlink(root / "folder", root / "folder-link.flac")
+    return {"fifo.mp3": "a named pipe (FIFO)", "socket.ogg": "a socket",
+            "zero-device.wav": "a character device (through a symbolic link)",
+            "urandom.wav": "a character device (through a symbolic link)",
+            "folder-link.flac": "a directory (through a symbolic link)"}
+
+
+@pytest.mark.timeout(60)
+def test_only_regular_files_are_read_the_rest_are_match_error_rows(tmp_path):
+    from pipelines.matching import refusal
+    from pipelines.transforms import ERRORS, MatchAudioFiles
+
+    special = special_files(tmp_path / "lib")
+    good = touch(tmp_path / "lib" / "song.mp3")
+    os.symlink(good, tmp_path / "lib" / "link.mp3")  # a link to a regular file is read
+    results = list(MatchAudioFiles().process(str(tmp_path / "lib")))
+    paths = [r for r in results if isinstance(r, str)]
+    rows = {os.path.basename(r.value.path): r.value for r in results if not isinstance(r, str)}
+    assert paths == [str(tmp_path / "lib" / "link.mp3"), good]
+    assert set(rows) == set(special) and {r.tag for r in results if r not in paths} == {ERRORS}
+    for name, kind in special.items():
+        assert rows[name].stage == "match" and rows[name].error == "NotARegularFile"
+        assert rows[name].message.startswith(f"{kind}, not a regular file"), rows[name]
+    assert refusal("memory://lib/a.mp3") is None and refusal(good) is None

@@ -21,11 +21,16 @@ from pipelines.output import read_tags
 from pipelines.tag import TagOptions, build_tag_pipeline, run_tag
 from schemas.parquet import ERRORS_SCHEMA, genre_labels
 from test_decode import broken_files
+from test_matching import special_files
+
+# A FIFO in the library once made a run wait forever: a regression must fail, not hang CI.
+pytestmark = pytest.mark.timeout(420)
 
 BAD_STAGES = {
     "zero.mp3": "decode", "truncated.mp3": "decode", "truncated.flac": "decode",
     "random.mp3": "decode", "notes.ogg": "decode", "header-only.wav": "decode",
-    "dangling.mp3": "match", "nan.wav": "decode",
+    "dangling.mp3": "match", "nan.wav": "decode", "fifo.mp3": "match", "socket.ogg": "match",
+    "zero-device.wav": "match", "urandom.wav": "match", "folder-link.flac": "match",
 }
 
 
@@ -47,6 +52,7 @@ def collection(tmp_path_factory):
     bad_dir = root / "bad"
     bad_dir.mkdir()
     bad = {str(p) for p in broken_files(bad_dir).values()}
+    bad |= {str(bad_dir / name) for name in special_files(bad_dir)}
     for helper in ("good.mp3", "full.flac"):  # broken_files' sources are valid tracks
         good.add(str(bad_dir / helper))
     nan = chord_track(2.0, 16000, channels=1)
