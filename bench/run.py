@@ -367,20 +367,25 @@ def model_only(per_file: list) -> tuple[list[Row], dict]:
 
     patches = np.concatenate(per_file)
     clock = time.perf_counter()
-    model = tagger.load("musicnn")
+    musicnn = tagger.load("musicnn")
     load_s = time.perf_counter() - clock
+
+    def predict(x):  # one front-end: musicnn's patches alone
+        return musicnn.predict((x,))
+
     rows = [best_of(lambda: time_predict(
-        model.predict, patches, MODEL_BATCH, f"model only: predict, batch {MODEL_BATCH} (MSD+MTT)",
-        len(per_file)))]
+        predict, patches, MODEL_BATCH,
+        f"model only: musicnn (mgc 0.1), batch {MODEL_BATCH} (MSD+MTT)", len(per_file)))]
     default = pipeline_batch_size()
     if default != MODEL_BATCH:
         rows.append(best_of(lambda: time_predict(
-            model.predict, patches, default,
-            f"model only: predict, batch {default} (the pipeline's default)", len(per_file))))
+            predict, patches, default,
+            f"model only: musicnn (mgc 0.1), batch {default} (the pipeline's default)",
+            len(per_file))))
     subset = patches[:MODEL_SUBSET]
     frac = len(subset) / len(patches) * len(per_file)
     rows.append(best_of(lambda: time_predict(
-        model.predict, subset, 128, f"model only: predict, batch 128 ({len(subset)} patches)",
+        predict, subset, 128, f"model only: musicnn, batch 128 ({len(subset)} patches)",
         frac)))
     msd = load_musicnn("MSD_musicnn")
     spec = tf.TensorSpec([None, 187, 96], tf.float32)
@@ -390,6 +395,28 @@ def model_only(per_file: list) -> tuple[list[Row], dict]:
         f"model only: MSD network alone ({len(subset)} patches)", frac)))
     rows.append(best_of(lambda: bf16_row(subset, frac, one)))
     return rows, {"load_s": load_s}
+
+
+def default_model_only(clips: Sequence[Path]) -> Row:
+    """The default model's predict alone over every window of the corpus (musicnn's patch and
+    YAMNet's three per window), at the pipeline's batch size, warm."""
+    from mgc_model import tagger
+    from pipelines.inference import stack_windows
+    from pipelines.transforms import PatchStream
+
+    model = tagger.load(tagger.DEFAULT_MODEL)
+    windows = [w for p in clips for w in PatchStream(model.info.frontends).patches(str(p))]
+    batch = pipeline_batch_size()
+
+    class Windows:  # time_predict slices its input: slice the windows, stack per front-end
+        def __len__(self):
+            return len(windows)
+
+        def __getitem__(self, part):
+            return stack_windows(windows[part])
+
+    return time_predict(model.predict, Windows(), batch,
+                        f"model only: {model.info.name} (default), batch {batch}", len(clips))
 
 
 def bf16_row(subset, tracks: float, fp32_tags: Callable) -> Row:
@@ -652,7 +679,8 @@ def model_child(n_files: int, result_path: str) -> None:
     import numpy as np
 
     patches = np.concatenate(per_file)
-    row = time_predict(tagger.load("musicnn").predict, patches, MODEL_BATCH, "", n_files)
+    musicnn = tagger.load("musicnn")
+    row = time_predict(lambda x: musicnn.predict((x,)), patches, MODEL_BATCH, "", n_files)
     Path(result_path).write_text(json.dumps(row.as_dict()))
 
 
@@ -848,9 +876,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["matmul_gflops"] = peak
     results["model_flops"] = flops
 
-    log("(a) end to end: mgc tag, default options ...")
+    log("(a) end to end: mgc tag, default options, then with mgc 0.1's model ...")
     e2e = best_of(lambda: run_cli("e2e-default", clips))
     rows.append(e2e)
+    e2e_old = best_of(lambda: run_cli("e2e-musicnn-0.1", clips, ["--model", "musicnn"]))
+    rows.append(e2e_old)
     incremental = None
     if "incremental" not in args.skip:
         log("nightly: the same run again with --incremental, nothing changed ...")
@@ -880,6 +910,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     log("(b) model alone on the same patches ...")
     model_rows, model_info = model_only(per_file)
     rows.extend(model_rows)
+    default_model = best_of(lambda: default_model_only(clips))
+    rows.append(default_model)
     results["model_load_s"] = model_info["load_s"]
     del per_file
     model = model_rows[0]
@@ -928,14 +960,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     # --- ratios ---
     ratios: dict[str, float] = {}
-    ratios["e2e_vs_model (subprocess wall)"] = e2e.tracks_per_s / model.tracks_per_s
+    ratios["default model vs mgc 0.1's, e2e tracks/s (pipeline wall)"] = (
+        e2e.extra["pipeline_tracks_per_s"] / e2e_old.extra["pipeline_tracks_per_s"])
+    ratios["default model vs mgc 0.1's, model-only tracks/s"] = (
+        default_model.tracks_per_s / model_same_batch.tracks_per_s)
+    # the pipeline against its own model (the default), both at the pipeline's batch size
+    ratios["e2e_vs_model (subprocess wall)"] = e2e.tracks_per_s / default_model.tracks_per_s
     ratios["e2e_vs_model (pipeline wall)"] = (e2e.extra["pipeline_tracks_per_s"]
-                                              / model.tracks_per_s)
-    if model_same_batch is not model:
-        ratios["e2e_vs_model at the pipeline's batch size (subprocess wall)"] = (
-            e2e.tracks_per_s / model_same_batch.tracks_per_s)
-        ratios["e2e_vs_model at the pipeline's batch size (pipeline wall)"] = (
-            e2e.extra["pipeline_tracks_per_s"] / model_same_batch.tracks_per_s)
+                                              / default_model.tracks_per_s)
     if musicnn is not None:
         ratios["e2e_vs_musicnn per file (subprocess wall)"] = (e2e.tracks_per_s
                                                                / musicnn.tracks_per_s)
@@ -946,15 +978,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.experiment_files == len(clips):  # same corpus: comparable with the e2e ratio
         for variant, row in variant_rows.items():
             ratios[f"pipeline/model with {variant} (pipeline wall)"] = (
-                row.tracks / row.extra["pipeline_wall_s"] / model_same_batch.tracks_per_s)
+                row.tracks / row.extra["pipeline_wall_s"] / default_model.tracks_per_s)
     if incremental is not None:
         ratios.update(incremental_ratios(incremental, e2e))
     if runners:
         ratios.update(runner_ratios(runners, e2e))
-    serial = model_same_batch.wall_s / (model_same_batch.wall_s + decode_row.wall_s)
+    serial = default_model.wall_s / (default_model.wall_s + decode_row.wall_s)
     ratios["serial bound: model / (model + decode), same thread"] = serial
     model_gflops = model.patches_per_s * flops_per_patch / 1e9
-    e2e_gflops = e2e.extra["pipeline_patches_per_s"] * flops_per_patch / 1e9
+    from mgc_model import yamnet
+
+    window_flops = flops_per_patch + 3 * yamnet.GFLOP_PER_PATCH * 1e9  # + YAMNet's 3 patches
+    e2e_gflops = e2e.extra["pipeline_patches_per_s"] * window_flops / 1e9
     ratios["model_flop_efficiency_vs_fp32_matmul"] = model_gflops / peak.get("fp32", float("nan"))
     ratios["e2e_flop_efficiency_vs_fp32_matmul"] = e2e_gflops / peak.get("fp32", float("nan"))
     results["gflops"] = {"model_only": model_gflops, "e2e_pipeline": e2e_gflops,
