@@ -60,15 +60,17 @@ def test_gate_gives_the_speech_share_to_spoken_and_keeps_music_order():
             == music[music_left][:, others].argmax(1)).all()
 
 
-def test_temperature_makes_a_clear_winner_more_confident():
-    music = np.full((1, 16), 0.05, np.float32)
-    music[0, FMA_GENRES.index("Jazz")] = 0.25
-    music[0, SPOKEN] = 0.0
-    music /= music.sum()
-    scores = mapping.spoken_gate(music, np.zeros(1))
+def test_sharpening_makes_a_clear_winner_more_confident_and_keeps_spoken():
+    track = np.full(16, 0.05, np.float32)
+    track[FMA_GENRES.index("Jazz")] = 0.2
+    track[SPOKEN] = 0.05
+    track /= track.sum()
+    sharp = mapping.sharpen(track, mapping.TEMPERATURE)
     assert mapping.TEMPERATURE < 1
-    assert scores[0].argmax() == FMA_GENRES.index("Jazz")
-    assert scores[0].max() > music[0].max() + 0.2
+    np.testing.assert_allclose(sharp.sum(), 1.0, atol=1e-6)
+    assert sharp[SPOKEN] == pytest.approx(track[SPOKEN])
+    assert sharp.argmax() == track.argmax()
+    assert sharp.max() > track.max() + 0.2
 
 
 def test_yamnet_table_names_real_classes_and_genres():
@@ -110,10 +112,17 @@ def windows_of(model, path: Path) -> tuple[np.ndarray, ...]:
 
 
 def track_scores(model, path: Path) -> np.ndarray:
+    """As the pipeline scores a track: the windows' mean, then ``MeanScores``' sharpening."""
+    from pipelines.transforms import MeanScores
+
     inputs = windows_of(model, path)
     scores, embedding = model.predict(inputs)
     assert embedding.shape == (len(inputs[0]), model.info.embedding_dim)
-    return scores.mean(axis=0)
+    mean = MeanScores(model.info.track_temperature)
+    acc = mean.create_accumulator()
+    for s, e in zip(scores, embedding, strict=True):
+        acc = mean.add_input(acc, (s, e))
+    return mean.extract_output(acc).genre_scores
 
 
 def espeak(tmp_path: Path, text: str) -> Path:
