@@ -27,7 +27,9 @@ def write_rows(folder, rows: dict) -> None:
 
 def stage_tag_run(out, run_id: str, paths: list[str], failed: list[str]) -> str:
     staging = output.staging_dir(str(out), run_id)
-    write_rows(os.path.join(staging, "tags"), {"path": paths, "genre": ["Rock"] * len(paths)})
+    scores = [0.9 - 0.5 * (i % 2) for i in range(len(paths))]  # 0.9, 0.4, 0.9, ...
+    write_rows(os.path.join(staging, "tags"), {"path": paths, "genre": ["Rock"] * len(paths),
+                                               "genre_score": scores})
     errors = {name: [name[0]] * len(failed) for name in ERRORS_SCHEMA.names}
     write_rows(os.path.join(staging, "errors"), {**errors, "path": failed,
                                                  "stage": ["decode"] * len(failed)})
@@ -58,14 +60,17 @@ def test_publish_moves_the_outputs_and_writes_the_record_last(tmp_path):
     assert sorted(os.listdir(out)) == ["errors", "run.json", "tags", "writes"]
 
     new = stage_tag_run(out, "night2", ["a.mp3", "b.mp3"], ["c.mp3"])
-    output.publish_tags(new, str(out), {"run_id": "night2", "started_at": START})
+    output.publish_tags(new, str(out), {"run_id": "night2", "started_at": START,
+                                        "confident_score": 0.85})
     # a run that did not write genres retires the previous run's write outcomes
     assert sorted(os.listdir(out)) == ["errors", "run.json", "tags"]
     record = output.read_record(str(out), output.RUN_FILE, "night2")
     assert {k: record[k] for k in ("seen", "tagged", "skipped", "failed")} == {
         "seen": 3, "tagged": 2, "skipped": 0, "failed": 1}
+    assert record["confident"] == 1  # a.mp3 scored 0.9, b.mp3 0.4
     assert record["wall_time_s"] > 0
     summary = output.tag_summary(str(out), record)
+    assert summary.confident == 1
     assert summary.top_genres == [("Rock", 2)]
     with pytest.raises(RuntimeError, match="without publishing"):
         output.read_record(str(out), output.RUN_FILE, "night3")
@@ -146,9 +151,10 @@ def write_paths(p: beam.Pipeline, staging: str, paths: list[str], fail: bool = F
     def check(path: str) -> dict:
         if fail and path == "b.mp3":
             raise ValueError("a worker bug")
-        return {"path": path, "genre": "Rock"}
+        return {"path": path, "genre": "Rock", "genre_score": 0.9}
 
-    schema = pa.schema([("path", pa.string()), ("genre", pa.string())])
+    schema = pa.schema([("path", pa.string()), ("genre", pa.string()),
+                        ("genre_score", pa.float64())])
     tags = (p | beam.Create(paths) | beam.Map(check)
             | "WriteTags" >> beam.io.WriteToParquet(output.shard_prefix(staging, "tags"),
                                                     schema, file_name_suffix=".parquet"))
