@@ -52,7 +52,7 @@ FINE_TUNE_FACTOR = 0.1
 
 # A line of the training log; an epoch's line also carries (epochs done, total, phase), for a
 # progress bar (pipelines.progress.EpochBar).
-Log = Callable[..., None]
+Log = Callable[..., None]  # log(line, epoch=(done, total, phase) or None)
 
 
 def _stderr(line: str, epoch: tuple[int, int, str] | None = None) -> None:

@@ -288,7 +288,7 @@ def record_run(out: Path, paths: list[Path], policy: str = "fill", model: str = 
     from pipelines.writeback import WriteOptions, write_genres
     from schemas.parquet import WRITES_SCHEMA
 
-    options = WriteOptions(policy=policy, count=2)
+    options = WriteOptions(policy=policy, count=2, min_score=0.3)
     scores = scores or {"Rock": 0.61, "Electronic": 0.32, "Jazz": 0.05}
     rows = []
     for path in paths:

@@ -123,7 +123,7 @@ def test_balanced_class_weights():
 def test_multi_label_data_trains_sigmoid_outputs(tmp_path):
     data = write_tiny_dataset(tmp_path / "data", multi_label=True)
     result = train(str(data), str(tmp_path / "bundle"),
-                   TrainConfig(epochs=3, batch_size=8), log=lambda line: None)
+                   TrainConfig(epochs=3, batch_size=8), log=lambda line, **_: None)
     assert result.training["loss"] == "binary_crossentropy" and result.training["multi_label"]
     from mgc_model.bundle import load_bundle
 
@@ -149,7 +149,7 @@ def test_transfer_trains_only_what_it_says(tmp_path, fine_tune, learning_rate, e
     data = write_tiny_dataset(tmp_path / "data")
     config = TrainConfig(epochs=1, fine_tune=fine_tune, augment=True,
                          learning_rate=learning_rate)
-    result = train(str(data), str(tmp_path / "bundle"), config, log=lambda line: None)
+    result = train(str(data), str(tmp_path / "bundle"), config, log=lambda line, **_: None)
     phases = result.training["phases"]
     assert [p["name"] for p in phases] == (["head", "fine_tune"] if fine_tune else ["train"])
     assert phases[-1]["augment"] is True
@@ -175,7 +175,7 @@ def test_transfer_trains_only_what_it_says(tmp_path, fine_tune, learning_rate, e
 def test_same_seed_same_training(tmp_path):
     data = write_tiny_dataset(tmp_path / "data")
     runs = [train(str(data), str(tmp_path / f"b{i}"), TrainConfig(epochs=3, seed=5),
-                  log=lambda line: None) for i in range(2)]
+                  log=lambda line, **_: None) for i in range(2)]
     first, second = (pd.read_csv(r.bundle / "history.csv") for r in runs)
     pd.testing.assert_frame_equal(first, second)
 
@@ -210,7 +210,7 @@ def test_an_output_that_is_not_a_bundle_is_never_replaced(tmp_path):
     precious.mkdir()
     (precious / "song.mp3").write_bytes(b"keep me")
     with pytest.raises(ValueError, match="exists and is not a model bundle"):
-        train(str(data), str(precious), TrainConfig(epochs=1), log=lambda line: None)
+        train(str(data), str(precious), TrainConfig(epochs=1), log=lambda line, **_: None)
     assert [p.name for p in precious.iterdir()] == ["song.mp3"]
     assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
 

@@ -50,8 +50,8 @@ from tagged_files import (
 )
 
 MODEL = "musicnn@0.1.0+fma1"
-SCORES = {"Blues": 0.02, "Electronic": 0.31, "Jazz": 0.09, "Pop": 0.06, "Rock": 0.52}
-TWO = WriteOptions(count=2)
+SCORES = {"Blues": 0.01, "Electronic": 0.03, "Jazz": 0.02, "Pop": 0.03, "Rock": 0.91}
+TWO = WriteOptions(count=2, min_score=0.03)
 # Formats holding one genre text (ID3v2.3, also what ID3v1-only and untagged MP3 get).
 SINGLE_TEXT = {"mp3-v23", "mp3-v1", "mp3-bare", "aiff"}
 KEPT_ID3 = {"mp3-v23": (2, 3), "mp3-v24": (2, 4), "mp3-v1": (2, 3), "mp3-bare": (2, 3),
@@ -107,7 +107,7 @@ def test_each_format_gets_the_genres_and_keeps_everything_else(fmt, copy_of):
     assert ffmpeg["mgc_model"] == MODEL
     assert raw_provenance(path) == {
         "MGC_MODEL": MODEL, "MGC_POLICY": "fill",
-        "MGC_SCORES": json.dumps({"Rock": 0.52, "Electronic": 0.31}),
+        "MGC_SCORES": json.dumps({"Rock": 0.91, "Electronic": 0.03}),
     }
     assert audio_hash(path) == before["audio"]
     assert mutagen_fields(path, translate) == before["mutagen"]
@@ -205,7 +205,8 @@ def test_fill_counts_a_wav_riff_info_genre(tmp_path):
                                  "m4a+genre", "aiff+genre"])
 def test_merge_adds_the_models_genres_after_the_existing_ones(fmt, copy_of):
     path = copy_of(fmt)
-    outcome = write_genres(str(path), SCORES, MODEL, WriteOptions(policy="merge", count=2))
+    outcome = write_genres(str(path), SCORES, MODEL,
+                           WriteOptions(policy="merge", count=2, min_score=0.03))
     assert outcome.action == "written"
     assert outcome.genres_after == ("Jazz", "rock", "Electronic")  # 'rock' is Rock already
     single = fmt.split("+")[0] in SINGLE_TEXT
@@ -214,7 +215,7 @@ def test_merge_adds_the_models_genres_after_the_existing_ones(fmt, copy_of):
     assert raw_provenance(path)["MGC_POLICY"] == "merge"
     data = path.read_bytes()
     assert write_genres(str(path), SCORES, MODEL,
-                        WriteOptions(policy="merge", count=2)).action == "unchanged"
+                        WriteOptions(policy="merge", count=2, min_score=0.03)).action == "unchanged"
     assert path.read_bytes() == data
 
 
@@ -227,7 +228,7 @@ def test_overwrite_replaces_the_genres_and_follows_a_new_answer(fmt, copy_of):
     data = path.read_bytes()
     assert write_genres(str(path), SCORES, MODEL, options).action == "unchanged"
     assert path.read_bytes() == data
-    newer = write_genres(str(path), {**SCORES, "Jazz": 0.9}, "musicnn@0.2.0", options)
+    newer = write_genres(str(path), {**SCORES, "Jazz": 0.95}, "musicnn@0.2.0", options)
     assert (newer.action, newer.genres_before, newer.genres_after) == (
         "written", ("Rock",), ("Jazz",))
     assert mediafile_genres(path) == ["Jazz"]
@@ -235,14 +236,15 @@ def test_overwrite_replaces_the_genres_and_follows_a_new_answer(fmt, copy_of):
 
 
 def test_choosing_genres_count_score_vocabulary_and_case():
-    assert choose_genres(SCORES, WriteOptions(count=3, min_score=0.05)) == [
-        ("Rock", 0.52), ("Electronic", 0.31), ("Jazz", 0.09)]
-    assert choose_genres(SCORES, WriteOptions(count=3, min_score=0.4)) == [("Rock", 0.52)]
+    assert choose_genres(SCORES, WriteOptions(count=3, min_score=0.02)) == [
+        ("Rock", 0.91), ("Electronic", 0.03), ("Pop", 0.03)]
+    assert choose_genres(SCORES, WriteOptions(count=3, min_score=0.4)) == [("Rock", 0.91)]
+    assert choose_genres(SCORES, WriteOptions(count=3)) == [("Rock", 0.91)]  # 0.85 default
     vocabulary = ("electronic", "jazz", "Drum And Bass")
-    assert choose_genres(SCORES, WriteOptions(count=2, min_score=0.05, vocabulary=vocabulary)
-                         ) == [("Electronic", 0.31), ("Jazz", 0.09)]
-    assert choose_genres(SCORES, WriteOptions(vocabulary=vocabulary, title_case=False)
-                         ) == [("electronic", 0.31)]
+    assert choose_genres(SCORES, WriteOptions(count=2, min_score=0.02, vocabulary=vocabulary)
+                         ) == [("Electronic", 0.03), ("Jazz", 0.02)]
+    assert choose_genres(SCORES, WriteOptions(vocabulary=vocabulary, title_case=False,
+                                              min_score=0.02)) == [("electronic", 0.03)]
     assert title_case("hip-hop") == "Hip-Hop"
     assert title_case("Soul-RnB") == "Soul-RnB"  # str.title() would say 'Soul-Rnb'
     assert title_case("old-time / historic") == "Old-Time / Historic"
@@ -251,8 +253,8 @@ def test_choosing_genres_count_score_vocabulary_and_case():
 def test_nothing_above_the_minimum_score_is_skipped(copy_of):
     path = copy_of("flac")
     data = path.read_bytes()
-    outcome = write_genres(str(path), SCORES, MODEL, WriteOptions(min_score=0.6))
-    assert outcome.action == "skipped" and "at least 0.6" in outcome.message
+    outcome = write_genres(str(path), SCORES, MODEL, WriteOptions(min_score=0.95))
+    assert outcome.action == "skipped" and "at least 0.95" in outcome.message
     assert path.read_bytes() == data
 
 

@@ -42,7 +42,7 @@ def before_io(frame, event, arg):
         if calls == kill_at:
             os.kill(os.getpid(), signal.SIGKILL)
 
-scores = {"Rock": 0.52, "Electronic": 0.31, "Jazz": 0.09}
+scores = {"Rock": 0.92, "Electronic": 0.05, "Jazz": 0.03}
 options = WriteOptions(policy="overwrite", count=2)
 print("ready", flush=True)
 start = time.monotonic()
