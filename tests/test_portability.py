@@ -186,7 +186,7 @@ def test_model_is_loaded_once_per_worker_process(library, tmp_path):
     from mgc_model import tagger
     from pipelines.tag import build_tag_pipeline
 
-    info = tagger.describe("musicnn")
+    info = tagger.describe(tagger.DEFAULT_MODEL)
     args = ["--direct_num_workers", "2", "--direct_running_mode", "multi_threading"]
     p = beam.Pipeline(options=PipelineOptions(args))
     build_tag_pipeline(p, [str(library)], str(tmp_path / "staging"),

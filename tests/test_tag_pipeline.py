@@ -92,7 +92,7 @@ def test_run_json_counts_what_was_written(collection, tagged):
     run = json.loads((out / "run.json").read_text())
     assert {k: run[k] for k in ("seen", "tagged", "skipped", "failed")} == {
         "seen": len(good) + len(bad), "tagged": len(good), "skipped": 0, "failed": len(bad)}
-    assert run["model"] == tagger.describe("musicnn").ref
+    assert run["model"] == tagger.describe(tagger.DEFAULT_MODEL).ref
     assert run["runner"] == "DirectRunner" and run["wall_time_s"] > 0
     assert not [p for p in os.listdir(out) if p.startswith(".staging")]
 
@@ -119,7 +119,7 @@ def test_tags_schema_and_values(tagged):
         embedding = np.asarray(row.embedding)
         assert embedding.shape == (400,) and np.isfinite(embedding).all()
         assert row.track_id == hashlib.sha1(row.path.encode()).hexdigest()[:16]
-        assert row.model.startswith("musicnn@")
+        assert row.model.startswith(f"{tagger.DEFAULT_MODEL}@")
 
 
 def test_durations_channels_and_patches(tagged):
@@ -176,7 +176,7 @@ def test_fsspec_input(tmp_path):
 def test_graph_publishes_itself_on_beams_test_pipeline(collection, tmp_path):
     """The job's own last step publishes: nothing runs after the pipeline here."""
     root, _, _ = collection
-    info = tagger.describe("musicnn")
+    info = tagger.describe(tagger.DEFAULT_MODEL)
     out = str(tmp_path / "out")
     staging = output.staging_dir(out, "test")
     run = {"run_id": "test", "started_at": "2026-11-21T00:00:00+00:00"}
