@@ -232,6 +232,8 @@ def print_submitted(out: str, outputs: str) -> None:
 
 
 def print_summary(summary) -> None:
+    from pipelines.agreement import describe as describe_agreement
+
     wall = summary.run.get("wall_time_s", 0.0)
     skipped = f", {summary.skipped} unchanged and skipped" if summary.skipped else ""
     print(f"Tagged {summary.tagged} of {summary.seen} files in {wall:.1f} s "
@@ -242,6 +244,8 @@ def print_summary(summary) -> None:
     if summary.top_genres:
         top = ", ".join(f"{g} {n}" for g, n in summary.top_genres[:5])
         print(f"Top genres: {top}")
+    for line in describe_agreement(summary.run.get("agreement", {})):
+        print(line)
     if summary.failed:
         stages = ", ".join(f"{s} {n}" for s, n in sorted(summary.failures_by_stage.items()))
         print(f"Failures by stage: {stages} (details in {summary.out}/errors/)")

@@ -26,6 +26,7 @@ from apache_beam.metrics import Metrics
 from fsspec.core import url_to_fs
 
 from pipelines.matching import normalise
+from schemas.parquet import TAGS_VERSION
 
 CARRIED = "carried"
 STATE_KEY = "state_key"  # in run.json: which model and options produced the rows
@@ -72,11 +73,13 @@ def signature_or_none(path: str) -> Signature | None:
 
 def state_key(model_ref: str, options) -> str:
     """A digest of what makes a tag row (and a genre write) what it is: the model and every
-    option that changes a row's content or what is written into the file. Batch size and
-    the runner do not."""
+    option that changes a row's content or what is written into the file, and the version
+    of the rows' columns (an older mgc's rows lack the file's own tags). Batch size and the
+    runner do not."""
     fields = asdict(options)
     fields.pop("batch_size", None)
     fields["model"] = model_ref
+    fields["tags_version"] = TAGS_VERSION
     return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()
 
 

@@ -26,6 +26,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.runners.runner import PipelineState
 from fsspec.core import url_to_fs
 
+from pipelines.agreement import agreement
 from pipelines.matching import normalise
 
 OUTPUTS = ("tags", "errors")
@@ -109,6 +110,20 @@ def count_tags(fs: fsspec.AbstractFileSystem, root: str, confident_score: float)
     }
 
 
+def count_agreement(fs: fsspec.AbstractFileSystem, root: str) -> dict:
+    """run.json's ``agreement``: mgc's top genres against the genres the files carried
+    (``pipelines.agreement``), over every row published, carried ones included."""
+    columns = ["file_genres", "genre"]
+    pairs: list = []
+    for shard in sorted(fs.glob(posixpath.join(root, "tags", "*.parquet"))):
+        with fs.open(shard, "rb") as f:
+            parquet = pq.ParquetFile(f)
+            if set(columns) <= set(parquet.schema_arrow.names):  # not so in a foreign shard
+                table = parquet.read(columns=columns)
+                pairs += zip(*(table[c].to_pylist() for c in columns), strict=True)
+    return agreement(pairs)
+
+
 def publish_tags(staging: str, out: str, run: dict, optional: Sequence[str] = ()) -> None:
     """A tag run's publication: ``tags``, ``errors`` (and the ``optional`` outputs this run
     made, such as ``writes``) replace the previous run's, then ``run.json``."""
@@ -118,7 +133,9 @@ def publish_tags(staging: str, out: str, run: dict, optional: Sequence[str] = ()
         for name in names:  # a branch with no rows still publishes an empty folder
             fs.makedirs(posixpath.join(staged, name), exist_ok=True)
         confident = run.get("confident_score", 1.0)
-        return count_tags(fs, staged, confident), names, list(OPTIONAL_OUTPUTS)
+        counts = {**count_tags(fs, staged, confident),
+                  "agreement": count_agreement(fs, staged)}
+        return counts, names, list(OPTIONAL_OUTPUTS)
 
     publish(staging, out, RUN_FILE, run, plan)
 

@@ -1,10 +1,11 @@
 """``mgc serve``: pages over a tag run's output, to look at rather than read Parquet.
 
 One classify page (upload a file: its genre in bold and a bar per genre score), one library
-page (genre counts, a filterable table, playback, nearest neighbours) and the JSON API behind
-them. The standard library's ``ThreadingHTTPServer`` is enough for one user on a laptop and
-adds no dependency; the pages are plain HTML, CSS and JavaScript shipped in
-``pipelines/static/``, with no build step and nothing fetched from elsewhere.
+page (genre counts, the library's own genres against mgc's, a filterable table, playback,
+nearest neighbours) and the JSON API behind them. The standard library's
+``ThreadingHTTPServer`` is enough for one user on a laptop and adds no dependency; the pages
+are plain HTML, CSS and JavaScript shipped in ``pipelines/static/``, with no build step and
+nothing fetched from elsewhere.
 
 Classifying an upload runs the tag pipeline's own steps on it (``DecodeToPatches``,
 ``MeanScores``, ``tag_row``) with the tag run's options, so the page answers as ``mgc tag`` did.
@@ -35,6 +36,7 @@ from fsspec.core import url_to_fs
 
 from mgc_model import tagger
 from mgc_model.similarity import SimilarityIndex, UnknownTrack
+from pipelines.agreement import agreement
 from pipelines.inference import DEFAULT_BATCH_SIZE, stack_windows
 from pipelines.matching import normalise
 from pipelines.output import read_tags
@@ -46,7 +48,9 @@ DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024
 DRAIN_LIMIT = 1024 * 1024 * 1024  # a refused upload larger than this is not read at all
 STATIC = {"classify.html", "library.html", "app.css", "bars.js", "classify.js", "library.js"}
 PAGES = {"/": "classify.html", "/classify": "classify.html", "/library": "library.html"}
-TABLE_COLUMNS = ("path", "track_id", "genre", "genre_score", "genres", "duration_s", "model")
+TABLE_COLUMNS = ("path", "track_id", "title", "artist", "album", "album_artist", "track_number",
+                 "year", "file_genres", "genre", "genre_score", "genres", "duration_s", "model")
+SEARCHED = ("path", "title", "artist", "album")  # what the library page's search box looks in
 
 
 class ClassifyError(Exception):
@@ -165,6 +169,7 @@ class TagLibrary:
         self.rows.sort(key=lambda r: r["path"])
         self.paths = {row["path"] for row in self.rows}
         self.counts = Counter(row["genre"] for row in self.rows)
+        self.agreement = agreement((row.get("file_genres"), row["genre"]) for row in self.rows)
         self.similarity = SimilarityIndex.from_table(table)
 
     def summary(self) -> dict:
@@ -173,16 +178,17 @@ class TagLibrary:
             "model": self.model,
             "genres": self.labels,
             "counts": [{"genre": g, "count": self.counts.get(g, 0)} for g in self.labels],
+            "agreement": self.agreement,
         }
 
     def search(self, query: str = "", genre: str = "", offset: int = 0,
                limit: int = 100) -> dict:
-        """Tracks whose path contains ``query`` (case-insensitive) and whose genre is
-        ``genre`` (any when empty), a page at a time."""
+        """Tracks whose path, title, artist or album contains ``query`` (case-insensitive)
+        and whose genre is ``genre`` (any when empty), a page at a time."""
         query = query.casefold()
         hits = [row for row in self.rows
                 if (not genre or row["genre"] == genre)
-                and (not query or query in row["path"].casefold())]
+                and (not query or any(query in (row.get(c) or "").casefold() for c in SEARCHED))]
         return {"total": len(hits), "offset": offset,
                 "tracks": hits[offset:offset + limit]}
 

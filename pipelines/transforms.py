@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 
 from mgc_model.frontend import FrontendConfig, WindowCutter
 from pipelines.decode import AudioReader, DecodeError, mono_blocks
+from pipelines.file_tags import NO_TAGS, FileTags, read_file_tags
 from pipelines.incremental import Signature, signature_or_none
 from pipelines.matching import expand_input, refusal
 from pipelines.writeback import FileStat, WriteOptions, failed, file_stat, write_genres
@@ -48,6 +49,7 @@ class Track(NamedTuple):
     n_patches: int
     stat: FileStat | None = None  # the file as it was read, so a later write can tell a change
     signature: Signature | None = None  # size and mtime, local or remote: for incremental runs
+    file_tags: FileTags = NO_TAGS  # the file's own title, artist, album, genres ...
 
 
 class TrackScores(NamedTuple):
@@ -86,7 +88,8 @@ class MatchAudioFiles(beam.DoFn):
 class DecodeToPatches(beam.DoFn):
     """Path -> (path, window) for each analysis window (a tuple: one patch of the model's
     first front-end, then each further front-end's patches over the same audio), then the
-    ``Track`` on ``tracks``.
+    ``Track`` on ``tracks``, with the tags the file carries (``pipelines.file_tags``: a broken
+    tag gives nulls, never an error row).
 
     Decoding, resampling, the log-mels and the patch cutting all stream: a one-hour file holds
     one block of audio and one window of spectrogram at a time.
@@ -124,7 +127,8 @@ class DecodeToPatches(beam.DoFn):
         self.seconds.update(int(stream.duration_s))
         yield pvalue.TaggedOutput(
             TRACKS, (path, Track(path, stream.duration_s, stream.info.sample_rate,
-                                 stream.info.channels, stream.n_patches, stat, signature))
+                                 stream.info.channels, stream.n_patches, stat, signature,
+                                 read_file_tags(path)))
         )
 
 
@@ -267,6 +271,7 @@ def tag_row(track: Track, result: TrackScores, genres: tuple[str, ...], model_re
         "tagged_at": tagged_at,
         "size": track.signature.size if track.signature else None,
         "mtime_ns": track.signature.mtime_ns if track.signature else None,
+        **track.file_tags.as_columns(),
     }
 
 

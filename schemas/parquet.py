@@ -15,6 +15,10 @@ import pyarrow as pa
 GENRES_METADATA_KEY = b"mgc.genres"
 MODEL_METADATA_KEY = b"mgc.model"
 
+# Bump when a tag row gains or changes a column: an incremental run carries over only rows
+# of its own version (``pipelines.incremental.state_key``).
+TAGS_VERSION = 2
+
 STAGES = ("match", "decode", "frontend", "features", "inference", "write")
 
 GENRE_SCORE = pa.struct([("name", pa.string()), ("score", pa.float32())])
@@ -39,6 +43,14 @@ def tags_schema(genres: Sequence[str], model: str) -> pa.Schema:
         # the file as it was read: an incremental run skips it while both are unchanged
         pa.field("size", pa.int64()),
         pa.field("mtime_ns", pa.int64()),
+        # the file's own tags as it was read (``pipelines.file_tags``); null when absent
+        pa.field("title", pa.string()),
+        pa.field("artist", pa.string()),
+        pa.field("album", pa.string()),
+        pa.field("album_artist", pa.string()),
+        pa.field("track_number", pa.int32()),
+        pa.field("year", pa.int32()),
+        pa.field("file_genres", pa.list_(pa.string())),
     ]
     metadata = {
         GENRES_METADATA_KEY: json.dumps(list(genres)).encode(),

@@ -15,6 +15,8 @@ import uuid
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+import mutagen
+import mutagen.id3 as id3
 import numpy as np
 import pyarrow as pa
 import pytest
@@ -34,11 +36,31 @@ def _noise_track(seconds: float, sr: int, seed: int) -> np.ndarray:
     return (0.2 * rng.standard_normal((int(seconds * sr), 2))).astype(np.float32)
 
 
+# the files' own tags of two of the serve tracks: (title, artist, album, genres)
+OWN_TAGS = {"chords2": ("Second Chords", "The Testers", "Träck Album", ["Jazz"]),
+            "low": ("Low Hum", "Deep Ensemble", "Bottom Album", ["(17)", "Blorp"])}
+
+
+def _own_tags(path: Path, title: str, artist: str, album: str, genres: list[str]) -> None:
+    audio = mutagen.File(str(path))
+    if path.suffix == ".mp3":
+        if audio.tags is None:
+            audio.add_tags()
+        for frame, text in ((id3.TIT2, title), (id3.TPE1, artist), (id3.TALB, album),
+                            (id3.TCON, genres)):
+            audio.tags.add(frame(encoding=3, text=text))
+    else:
+        audio["TITLE"], audio["ARTIST"], audio["ALBUM"] = [title], [artist], [album]
+        audio["GENRE"] = genres
+    audio.save()
+
+
 @pytest.fixture(scope="session")
 def serve_tracks(tmp_path_factory) -> dict[str, Path]:
-    """A small library of different-sounding tracks in several formats."""
+    """A small library of different-sounding tracks in several formats; two carry their own
+    title, artist, album and genres (``OWN_TAGS``)."""
     root = tmp_path_factory.mktemp("serve-library")
-    return {
+    tracks = {
         "chords": write_audio(root / "album a" / "chords.wav", chord_track(4.0, 22050), 22050),
         "chords2": write_audio(root / "album a" / "chords two.flac",
                                chord_track(4.0, 22050, seed=1), 22050),
@@ -47,6 +69,9 @@ def serve_tracks(tmp_path_factory) -> dict[str, Path]:
         "noise": write_audio(root / "album b" / "noise ♫.ogg", _noise_track(4.0, 22050, 3),
                              22050),
     }
+    for key, fields in OWN_TAGS.items():
+        _own_tags(tracks[key], *fields)
+    return tracks
 
 
 @pytest.fixture(scope="session")
@@ -183,6 +208,37 @@ def test_summary_and_track_search(server, serve_tracks, tag_rows):
     assert page["total"] == counts[genre] and {t["genre"] for t in page["tracks"]} == {genre}
     _, page = get_json(server, "/api/tracks?limit=2&offset=1")
     assert page["total"] == len(serve_tracks) and len(page["tracks"]) == 2
+
+
+def test_tracks_show_and_search_the_files_own_title_artist_and_album(server, serve_tracks,
+                                                                     tag_rows):
+    for key, (title, artist, album, _) in OWN_TAGS.items():
+        for query in (title.upper(), artist.lower(), album):
+            _, page = get_json(server, "/api/tracks?" + urlencode({"q": query}))
+            assert [t["path"] for t in page["tracks"]] == [str(serve_tracks[key])], query
+            found = page["tracks"][0]
+            assert (found["title"], found["artist"], found["album"]) == (title, artist, album)
+    _, page = get_json(server, "/api/tracks?" + urlencode({"q": "low hum"}))
+    assert page["tracks"][0]["file_genres"] == ["Rock", "Blorp"]  # ID3 (17) is Rock
+    _, page = get_json(server, "/api/tracks?" + urlencode({"q": "noise"}))
+    assert page["tracks"][0]["title"] is None and page["tracks"][0]["file_genres"] is None
+
+
+def test_summary_has_the_library_genres_against_mgcs(server, serve_tracks, tag_rows):
+    _, summary = get_json(server, "/api/summary")
+    result = summary["agreement"]
+    ours = {key: tag_rows[str(serve_tracks[key])]["genre"] for key in OWN_TAGS}
+    assert result["compared"] == 2
+    assert result["agreed"] == (ours["chords2"] == "Jazz") + (ours["low"] == "Rock")
+    assert result["unknown_names"] == {"Blorp": 1}
+    rows = {genre: entry["mgc"] for genre, entry in result["by_genre"].items()}
+    expected: dict = {}
+    for key, library in (("chords2", "Jazz"), ("low", "Rock")):
+        expected.setdefault(library, {}).setdefault(ours[key], 0)
+        expected[library][ours[key]] += 1
+    assert rows == expected
+    run = json.loads((Path(server.library.out) / "run.json").read_text())
+    assert run["agreement"] == result  # as mgc tag published it
 
 
 def test_audio_is_served_only_for_listed_paths(server, serve_tracks, tmp_path):

@@ -129,6 +129,8 @@ def test_library_filter_play_and_neighbours(page, server, serve_tracks, tag_rows
     page.wait_for_function("document.querySelectorAll('#tracks tbody tr').length === 1")
     assert rows.first.get_attribute("data-path") == str(serve_tracks["chords2"])
     page.fill("#search", "")
+    page.wait_for_function(
+        f"document.querySelectorAll('#tracks tbody tr').length === {len(serve_tracks)}")
     genre = tag_rows[str(serve_tracks["noise"])]["genre"]
     page.select_option("#genre-filter", genre)
     expected = sum(row["genre"] == genre for row in tag_rows.values())
@@ -146,6 +148,8 @@ def test_library_filter_play_and_neighbours(page, server, serve_tracks, tag_rows
     page.wait_for_function(
         f"document.querySelectorAll('#tracks tbody tr').length === {len(serve_tracks)}")
 
+    own_tags_in_the_table_and_the_confusion_table(page, serve_tracks, tag_rows)
+
     chords = page.locator("#tracks tbody tr", has_text=str(serve_tracks["chords"]))
     chords.get_by_role("button", name="Similar").click()
     neighbours = page.locator("#neighbours tbody tr")
@@ -161,3 +165,36 @@ def test_library_filter_play_and_neighbours(page, server, serve_tracks, tag_rows
     duration = page.evaluate("document.getElementById('player').duration")
     assert duration == pytest.approx(4.0, abs=0.1)
     screenshot(page, "library-neighbours.png")
+
+
+def own_tags_in_the_table_and_the_confusion_table(page, serve_tracks, tag_rows) -> None:
+    """The files' own title, artist and album are shown and searched; their genres stand
+    against mgc's in the confusion table."""
+    headers = page.locator("#tracks thead th").all_inner_texts()
+    assert headers[:5] == ["path", "title", "artist", "album", "file genres"]
+    for key, (title, artist, album, _) in test_serve.OWN_TAGS.items():
+        row = page.locator(f"#tracks tbody tr[data-path='{serve_tracks[key]}']")
+        assert [row.locator(f"td.{c}").inner_text() for c in ("title", "artist", "album")] == [
+            title, artist, album]
+    page.fill("#search", "deep ensemble")  # an artist, not in any path
+    page.wait_for_function("document.querySelectorAll('#tracks tbody tr').length === 1")
+    assert page.locator("#tracks tbody tr").first.get_attribute("data-path") == str(
+        serve_tracks["low"])
+    assert page.locator("#tracks tbody td.file-genres").inner_text() == "Rock, Blorp"
+    page.fill("#search", "")
+    page.wait_for_function(
+        f"document.querySelectorAll('#tracks tbody tr').length === {len(serve_tracks)}")
+
+    assert page.locator("#agreement-box").is_visible()
+    ours = {key: tag_rows[str(serve_tracks[key])]["genre"] for key in test_serve.OWN_TAGS}
+    agreed = (ours["chords2"] == "Jazz") + (ours["low"] == "Rock")
+    assert f"on {agreed} of 2 tracks" in page.locator("#agreement-line").inner_text()
+    confusion = page.locator("#confusion tbody tr")
+    assert sorted(r.get_attribute("data-genre") for r in confusion.all()) == sorted(
+        {"Jazz", "Rock"})
+    for key, library in (("chords2", "Jazz"), ("low", "Rock")):
+        count = page.locator(f"#confusion tr[data-genre='{library}'] td[data-mgc='{ours[key]}']")
+        assert int(count.inner_text()) >= 1
+        assert ("agree" in count.get_attribute("class")) == (ours[key] == library)
+    assert "Blorp 1" in page.locator("#unknown-names").inner_text()
+    screenshot(page, "library-agreement.png")

@@ -1,5 +1,5 @@
-// Library page: genre counts, a searchable and filterable table (paged by the server),
-// playback and nearest neighbours of a track.
+// Library page: genre counts, the files' own genres against mgc's (a confusion table), a
+// searchable and filterable table (paged by the server), playback and nearest neighbours.
 "use strict";
 
 const PAGE = 100;
@@ -40,11 +40,55 @@ async function loadSummary() {
     for (const part of [label, track]) part.addEventListener("click", () => filterGenre(c.genre));
     chart.append(label, track, value);
   }
+  showAgreement(summary.agreement);
   for (const genre of summary.genres) {
     const option = document.createElement("option");
     option.value = option.textContent = genre;
     $("genre-filter").append(option);
   }
+}
+
+// Rows: the library's genres (as the alias table maps them); columns: mgc's; the diagonal agrees.
+function showAgreement(agreement) {
+  if (!agreement || (!agreement.compared && !Object.keys(agreement.unknown_names).length)) return;
+  $("agreement-box").hidden = false;
+  const { compared, agreed } = agreement;
+  $("agreement-line").textContent = compared
+    ? `mgc's genre agrees with the file's own on ${agreed} of ${compared} tracks (${Math.round(100 * agreed / compared)}%).`
+    : "No genre in the files is known to the alias table.";
+  const rows = Object.keys(agreement.by_genre);
+  // every library genre has its column too, so each row shows its diagonal cell
+  const columns = [...new Set([...rows, ...rows.flatMap((g) => Object.keys(agreement.by_genre[g].mgc))])].sort();
+  const head = document.createElement("tr");
+  for (const text of ["file genre \\ mgc", ...columns, "agreed"]) {
+    const th = document.createElement("th");
+    th.textContent = text;
+    head.append(th);
+  }
+  $("confusion").querySelector("thead").replaceChildren(head);
+  const body = $("confusion").querySelector("tbody");
+  body.replaceChildren();
+  for (const genre of rows) {
+    const entry = agreement.by_genre[genre];
+    const row = document.createElement("tr");
+    row.dataset.genre = genre;
+    const th = document.createElement("th");
+    th.textContent = genre;
+    row.append(th);
+    for (const column of columns) {
+      const n = entry.mgc[column] || 0;
+      const td = cell(row, n ? String(n) : "", "num" + (column === genre ? " agree" : ""));
+      td.dataset.mgc = column;
+    }
+    cell(row, `${entry.agreed} of ${entry.compared}`, "num");
+    body.append(row);
+  }
+  $("confusion").hidden = !rows.length;
+  const unknown = Object.entries(agreement.unknown_names);
+  $("unknown-names").textContent = unknown.length
+    ? "Not compared (names the alias table does not know): "
+      + unknown.map(([name, n]) => `${name} ${n}`).join(", ")
+    : "";
 }
 
 async function loadTracks() {
@@ -57,6 +101,10 @@ async function loadTracks() {
     const row = document.createElement("tr");
     row.dataset.path = t.path;
     cell(row, t.path, "path");
+    cell(row, t.title || "", "title");
+    cell(row, t.artist || "", "artist");
+    cell(row, t.album || "", "album");
+    cell(row, (t.file_genres || []).join(", "), "file-genres");
     cell(row, t.genre, "genre");
     cell(row, t.genre_score.toFixed(3), "num");
     cell(row, t.genres.map((g) => `${g.name} ${g.score.toFixed(2)}`).join(", "));
