@@ -61,7 +61,7 @@ def cluster(tmp_path_factory):
         for i in range(2):
             procs.append(_start(["worker", address, "--nworkers", "1", "--nthreads", "1",
                                  "--host", "127.0.0.1", "--no-dashboard", "--memory-limit",
-                                 "0"], logs / f"worker{i}.log"))
+                                 "0", "--local-directory", str(logs)], logs / f"worker{i}.log"))
         deadline = time.monotonic() + 60
         while True:
             try:
