@@ -41,6 +41,9 @@ setup(
         # submitting to Dataflow from a checkout (deploy/dataflow/launch.sh --mode submit):
         # Beam's GCP runner and gs:// for fsspec, the same releases as the worker images
         "gcp": ["apache-beam[gcp]==2.77.0", "gcsfs==2026.7.0"],
+        # --runner DaskRunner (deploy/dask/): the client and every worker of the cluster; Beam
+        # 2.77's dask extra asks for >=2024.4.2, the two are released together
+        "dask": ["dask==2026.8.0", "distributed==2026.8.0"],
         "test": ["pytest>=8", "pytest-timeout", "ruff", "mediafile==0.17.0",
                  "playwright==1.65.2"],  # drives Debian's chromium; never `playwright install`
     },

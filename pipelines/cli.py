@@ -57,6 +57,12 @@ def _beam_option_parser() -> argparse.ArgumentParser:
 def check_beam_args(args: Sequence[str], command: str = "tag",
                     own: argparse.ArgumentParser | None = None) -> None:
     """Refuse flags that are neither mgc's nor Beam's, rather than let Beam drop them."""
+    from pipelines.runners import register_options
+
+    try:
+        register_options(args)
+    except ImportError as error:
+        raise SystemExit(f"mgc {command}: {error}") from None
     parser = _beam_option_parser()
     _, unknown = parser.parse_known_args(list(args))
     flags = [a.split("=", 1)[0] for a in unknown if a.startswith("-")]

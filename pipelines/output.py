@@ -28,6 +28,7 @@ from fsspec.core import url_to_fs
 
 from pipelines.agreement import agreement
 from pipelines.matching import normalise
+from pipelines.runners import runner_for
 
 OUTPUTS = ("tags", "errors")
 # Only runs that asked for them; a run without retires them. No tag run makes "undo" (`mgc
@@ -217,7 +218,7 @@ def run_and_publish(out: str, pipeline_args: Sequence[str], record: str, run: di
            "runner": options.view_as(StandardOptions).runner or "DirectRunner",
            "started_at": datetime.now(timezone.utc).isoformat()}
     try:
-        p = beam.Pipeline(options=options)
+        p = beam.Pipeline(runner=runner_for(options), options=options)
         written = build(p, staging)
         tuple(written) | "PublishWhenWritten" >> PublishWhenWritten(
             functools.partial(publish, staging, out, run))
