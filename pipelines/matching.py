@@ -63,8 +63,10 @@ def expand_input(pattern: str) -> Iterator[str]:
 
 
 def _walk(fs: fsspec.AbstractFileSystem, original: str, root: str) -> Iterator[str]:
-    # withdirs=False and detail=False: names only, which is what a bucket listing costs anyway
-    for found in sorted(fs.find(root)):
+    # detail=False: names only, which is what a bucket listing costs anyway. Folders are
+    # listed too, so that one with an audio name (x.mp3/) becomes a match error row of its
+    # own (``refusal``) while the files inside it are matched as any others.
+    for found in sorted(fs.find(root, withdirs=True)):
         if is_audio_path(found):
             yield _full(fs, original, found)
 

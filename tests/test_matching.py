@@ -99,3 +99,18 @@ def test_only_regular_files_are_read_the_rest_are_match_error_rows(tmp_path):
         assert rows[name].stage == "match" and rows[name].error == "NotARegularFile"
         assert rows[name].message.startswith(f"{kind}, not a regular file"), rows[name]
     assert refusal("memory://lib/a.mp3") is None and refusal(good) is None
+
+
+@pytest.mark.timeout(60)
+def test_a_folder_with_an_audio_name_is_an_error_row_and_its_files_are_matched(tmp_path):
+    from pipelines.transforms import ERRORS, MatchAudioFiles
+
+    inside = touch(tmp_path / "lib" / "album.mp3" / "song.flac")
+    (tmp_path / "lib" / "empty.ogg").mkdir()
+    results = list(MatchAudioFiles().process(str(tmp_path / "lib")))
+    assert [r for r in results if isinstance(r, str)] == [inside]
+    rows = {os.path.basename(r.value.path): r for r in results if not isinstance(r, str)}
+    assert set(rows) == {"album.mp3", "empty.ogg"}
+    for row in rows.values():
+        assert row.tag == ERRORS and row.value.stage == "match"
+        assert row.value.message.startswith("a directory, not a regular file")
