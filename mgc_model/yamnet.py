@@ -206,13 +206,16 @@ class Yamnet:
         if threads:
             options.intra_op_num_threads = threads
         path = os.environ.get(FLOAT_ONNX_ENV)
-        graph = path if path else load_graph()
+        export = None if path else _read_int8_export()  # read once: the graph, its quantisation
+        graph = path if path else _batched_float_logits(export).SerializeToString()
         self.session = ort.InferenceSession(graph, options, providers=_providers())
         inp = self.session.get_inputs()[0]
         self._input = inp.name
         self._dtype = np.uint8 if inp.type == "tensor(uint8)" else np.float32
         self._batch_one = isinstance(inp.shape[0], int) and inp.shape[0] == 1
-        self._quant = _input_quantisation() if self._dtype == np.uint8 else None
+        self._quant = None
+        if self._dtype == np.uint8:  # a quantised graph takes the export's input scale
+            self._quant = _input_quantisation(export or _read_int8_export())
         self.classes = class_names()
 
     def _feed(self, patches: np.ndarray) -> np.ndarray:
@@ -235,12 +238,11 @@ class Yamnet:
         return expit(self.logits(patches)).astype(np.float32)
 
 
-@lru_cache(maxsize=1)
-def _input_quantisation() -> tuple[float, int]:
+def _input_quantisation(export) -> tuple[float, int]:
     """The export's own input scale and zero point (``audio_scale``, ``audio_zero_point``)."""
     from onnx import numpy_helper
 
-    consts = {t.name: t for t in _read_int8_export().graph.initializer}
+    consts = {t.name: t for t in export.graph.initializer}
     return (float(numpy_helper.to_array(consts["audio_scale"])),
             int(numpy_helper.to_array(consts["audio_zero_point"])))
 

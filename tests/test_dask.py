@@ -23,7 +23,7 @@ from pipelines.cli import check_beam_args, main
 from pipelines.extract import ExtractOptions, run_extract
 from pipelines.sources import folder_source
 from pipelines.tag import TagOptions, run_tag
-from test_portability import _errors, _free_port, _records, _tags
+from test_portability import _errors, _free_port, _records, _stop, _tags
 
 ddist = pytest.importorskip("dask.distributed")
 
@@ -38,16 +38,6 @@ def _start(args: list[str], log: Path) -> subprocess.Popen:
     env["TF_CPP_MIN_LOG_LEVEL"] = "2"
     return subprocess.Popen([sys.executable, "-m", "dask", *args], stdout=log.open("wb"),
                             stderr=subprocess.STDOUT, env=env, start_new_session=True)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, 15)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, 9)
-            proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
