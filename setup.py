@@ -36,6 +36,7 @@ setup(
         "google-crc32c==1.9.0",  # TFRecord checksums for Beam's WriteToTFRecord
         "onnxruntime==1.31.1",  # YAMNet; a GPU worker installs onnxruntime-gpu instead
         "onnx==1.23.2",  # reads YAMNet's export and frees its batch dimension at load
+        "tf2onnx==1.17.0",  # converts musicnn for onnxruntime, twice TF's speed on a CPU
     ],
     extras_require={
         # submitting to Dataflow from a checkout (deploy/dataflow/launch.sh --mode submit):

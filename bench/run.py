@@ -362,7 +362,8 @@ def model_only(per_file: list) -> tuple[list[Row], dict]:
     import numpy as np
     import tensorflow as tf
 
-    from mgc_model import tagger
+    from mgc_model import musicnn_onnx, tagger
+    from mgc_model.frontend import FrontendConfig
     from mgc_model.musicnn import load_musicnn
 
     patches = np.concatenate(per_file)
@@ -387,6 +388,11 @@ def model_only(per_file: list) -> tuple[list[Row], dict]:
     rows.append(best_of(lambda: time_predict(
         predict, subset, 128, f"model only: musicnn, batch 128 ({len(subset)} patches)",
         frac)))
+    rows.append(best_of(lambda: tensorflow_musicnn_row(patches, default, len(per_file))))
+    one_thread = musicnn_onnx.session(FrontendConfig(), threads=1)
+    rows.append(best_of(lambda: time_predict(
+        lambda x: one_thread.run(None, {one_thread.get_inputs()[0].name: x}), subset, default,
+        f"model only: musicnn, onnxruntime on one thread, batch {default}", frac)))
     msd = load_musicnn("MSD_musicnn")
     spec = tf.TensorSpec([None, 187, 96], tf.float32)
     one = tf.function(lambda x: msd(x, training=False)["tags"], input_signature=[spec])
@@ -395,6 +401,22 @@ def model_only(per_file: list) -> tuple[list[Row], dict]:
         f"model only: MSD network alone ({len(subset)} patches)", frac)))
     rows.append(best_of(lambda: bf16_row(subset, frac, one)))
     return rows, {"load_s": load_s}
+
+
+def tensorflow_musicnn_row(patches, batch: int, tracks: float) -> Row:
+    """MSD and MTT as mgc 0.2 ran them, in one TensorFlow graph (oneDNN kernels), beside
+    onnxruntime's run of the same networks above: the reason mgc converts them."""
+    import tensorflow as tf
+
+    from mgc_model.musicnn import load_musicnn
+
+    msd, mtt = load_musicnn("MSD_musicnn"), load_musicnn("MTT_musicnn")
+    spec = tf.TensorSpec([None, 187, 96], tf.float32)
+    both = tf.function(lambda x: (msd(x, training=False)["tags"],
+                                  mtt(x, training=False)["tags"]), input_signature=[spec])
+    return time_predict(lambda x: [t.numpy() for t in both(tf.convert_to_tensor(x))],
+                        patches, batch, f"model only: musicnn in TensorFlow (mgc 0.2), batch "
+                        f"{batch}", tracks)
 
 
 def default_model_only(clips: Sequence[Path]) -> Row:

@@ -16,11 +16,9 @@ from __future__ import annotations
 from importlib.metadata import version
 
 import numpy as np
-import tensorflow as tf
 
-from mgc_model import genres, mapping, yamnet
+from mgc_model import genres, mapping, musicnn_onnx, yamnet
 from mgc_model.frontend import FrontendConfig
-from mgc_model.musicnn import load_musicnn
 from mgc_model.tagger import ModelInfo
 
 MUSICNN_INFO = ModelInfo(
@@ -42,37 +40,20 @@ DEFAULT_INFO = ModelInfo(
 )
 
 
-def _compiled(fn, *specs):
-    return tf.function(fn, input_signature=list(specs), reduce_retracing=True)
-
-
-def _patch_spec(cfg: FrontendConfig) -> tf.TensorSpec:
-    return tf.TensorSpec([None, cfg.patch_frames, cfg.n_mels], tf.float32)
-
-
 class MusicnnGenreTagger:
-    """Runs MSD_musicnn and MTT_musicnn in one compiled TensorFlow call per batch."""
+    """Runs MSD_musicnn and MTT_musicnn as one onnxruntime graph (``mgc_model.musicnn_onnx``),
+    one call per batch."""
 
     def __init__(self, info: ModelInfo = MUSICNN_INFO) -> None:
         self.info = info
-        self._msd = load_musicnn("MSD_musicnn")
-        self._mtt = load_musicnn("MTT_musicnn")
-        self._run = _compiled(self._forward, _patch_spec(info.frontend))
-
-    def _forward(self, patches: tf.Tensor) -> tuple[tf.Tensor, ...]:
-        msd = self._msd(patches, training=False)
-        # One network after the other: run side by side they gain no speed on a busy CPU but
-        # hold both sets of front-end activations (hundreds of MB per network at batch 64).
-        with tf.control_dependencies([msd["tags"], msd["penultimate"]]):
-            patches = tf.identity(patches)
-        mtt = self._mtt(patches, training=False)
-        embedding = tf.concat([msd["penultimate"], mtt["penultimate"]], axis=1)
-        return msd["tags"], mtt["tags"], embedding
+        self._session = musicnn_onnx.session(info.frontend)
+        self._input = self._session.get_inputs()[0].name
 
     def tags(self, patches: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Raw MSD and MTT tag probabilities and the embedding, for inspection and checks."""
-        msd, mtt, embedding = self._run(tf.convert_to_tensor(patches, tf.float32))
-        return msd.numpy(), mtt.numpy(), embedding.numpy()
+        msd, mtt, embedding = self._session.run(
+            None, {self._input: np.asarray(patches, np.float32)})
+        return msd, mtt, embedding
 
     def predict(self, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
         msd, mtt, embedding = self.tags(inputs[0])

@@ -27,6 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from mgc_model.frontend import FrontendConfig
+from mgc_model.onnx_session import inference_session
 
 __all__ = ["FRONTEND", "GFLOP_PER_PATCH", "Yamnet", "class_names", "load_graph"]
 
@@ -183,13 +184,6 @@ def load_graph(kind: str = "int8") -> bytes:
     raise ValueError(f"unknown YAMNet graph {kind!r}: 'int8', 'float' or 'export'")
 
 
-def _providers() -> list[str]:
-    import onnxruntime as ort
-
-    available = ort.get_available_providers()
-    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
-
-
 class Yamnet:
     """Log-mel patches (n, 96, 64) -> AudioSet class probabilities (n, 521), in batches.
 
@@ -198,17 +192,10 @@ class Yamnet:
     """
 
     def __init__(self, threads: int | None = None) -> None:
-        import onnxruntime as ort
-
-        ort.set_default_logger_severity(3)  # errors only: its start-up lines are no news
-        options = ort.SessionOptions()
-        options.log_severity_level = 3  # likewise for this session's graph clean-up notes
-        if threads:
-            options.intra_op_num_threads = threads
         path = os.environ.get(FLOAT_ONNX_ENV)
         export = None if path else _read_int8_export()  # read once: the graph, its quantisation
         graph = path if path else _batched_float_logits(export).SerializeToString()
-        self.session = ort.InferenceSession(graph, options, providers=_providers())
+        self.session = inference_session(graph, threads)
         inp = self.session.get_inputs()[0]
         self._input = inp.name
         self._dtype = np.uint8 if inp.type == "tensor(uint8)" else np.float32

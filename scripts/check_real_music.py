@@ -15,6 +15,8 @@ lowest ``--min-score`` whose written genres are right at least 9 times in 10, an
 of files it writes, from the same cross-validated scores.
 
 ``--fit`` prints the default's temperature fitted on the whole corpus, for mapping.py.
+``--check-runtime`` reruns musicnn with the product's onnxruntime graph and compares it with
+the cached outputs of the Keras port in TensorFlow: a speed-up must keep the top genre.
 ``--out DIR`` writes figures.json, a reliability diagram and the confusion matrices as PNG.
 
 Raw per-window network outputs are cached next to the corpus (``.evidence_cache/``), so a
@@ -39,6 +41,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mgc_model import genres, mapping, metrics, yamnet  # noqa: E402
+from mgc_model.frontend import FrontendConfig  # noqa: E402
 from mgc_model.musicnn import MSD_LABELS, MTT_LABELS  # noqa: E402
 
 AUDIO_SUFFIXES = {".flac", ".ogg", ".opus", ".mp3", ".wav", ".aiff", ".aif"}
@@ -81,15 +84,17 @@ def load_clips(root: Path) -> list[Clip]:
 
 
 class Networks:
-    """MSD_musicnn, MTT_musicnn and YAMNet (int8 and float) over the pipeline's windows."""
+    """MSD_musicnn, MTT_musicnn (the Keras port, in TensorFlow) and YAMNet (int8 and float)
+    over the pipeline's windows."""
+
+    FRONTENDS = (FrontendConfig(), yamnet.FRONTEND)
 
     def __init__(self) -> None:
         import onnxruntime as ort
 
-        from mgc_model.frontend import FrontendConfig
         from mgc_model.musicnn import load_musicnn
 
-        self.frontends = (FrontendConfig(), yamnet.FRONTEND)
+        self.frontends = self.FRONTENDS
         self.msd = load_musicnn("MSD_musicnn")
         self.mtt = load_musicnn("MTT_musicnn")
         self.yamnet = yamnet.Yamnet()
@@ -325,12 +330,38 @@ def print_fit(clips, outs) -> None:
 DEFAULT = "default: musicnn + YAMNet speech gate"
 
 
+def check_runtime(clips: list[Clip], outs) -> None:
+    """musicnn through onnxruntime (what mgc tags with) against the cached TensorFlow run:
+    largest tag difference and the share of clips whose default top genre is unchanged."""
+    from mgc_model.pretrained import MusicnnGenreTagger
+    from pipelines.inference import stack_windows
+    from pipelines.transforms import PatchStream
+
+    tagger = MusicnnGenreTagger()
+    rerun, worst = {}, 0.0
+    for clip in clips:
+        first, _ = stack_windows(list(PatchStream(Networks.FRONTENDS).patches(str(clip.path))))
+        msd, mtt, _ = tagger.tags(first)
+        worst = max(worst, float(np.abs(msd - outs[clip.path]["MSD"]).max()),
+                    float(np.abs(mtt - outs[clip.path]["MTT"]).max()))
+        rerun[clip.path] = {**outs[clip.path], "MSD": msd, "MTT": mtt}
+    before, _ = leave_one_source_out_default(clips, outs)
+    after, _ = leave_one_source_out_default(clips, rerun)
+    same = int((before.argmax(1) == after.argmax(1)).sum())
+    print(f"onnxruntime against TensorFlow on {len(clips)} clips: largest tag difference "
+          f"{worst:.2e}; the same top genre on {same} of {len(clips)} "
+          f"({same / len(clips):.1%}); largest score difference "
+          f"{np.abs(before - after).max():.2e}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("folder", nargs="?", default="/work/realmusic", type=Path)
     parser.add_argument("--fit", action="store_true",
                         help="print the default's temperature, fitted on the whole corpus")
     parser.add_argument("--out", type=Path, help="write figures.json and PNGs here")
+    parser.add_argument("--check-runtime", action="store_true",
+                        help="compare the onnxruntime musicnn graph with TensorFlow's")
     args = parser.parse_args(argv)
 
     root = args.folder.resolve()
@@ -343,6 +374,9 @@ def main(argv: list[str] | None = None) -> int:
     outs = cached_outputs(clips, root)
     if args.fit:
         print_fit(clips, outs)
+        return 0
+    if args.check_runtime:
+        check_runtime(clips, outs)
         return 0
 
     print(f"{len(clips)} clips, {len({c.genre for c in clips})} genres, "
