@@ -15,6 +15,7 @@ into a folder beside the target that is renamed into place only when complete.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -154,12 +155,25 @@ def check_outputs(model, n_labels: int, where: str) -> None:
                          "'embedding': (batch, d)}")
 
 
+def gpu_memory_growth() -> None:
+    """Let TensorFlow take GPU memory as it needs it rather than all of it up front, so that a
+    GPU worker's other processes (onnxruntime's networks, a second SDK process) still get
+    some. Only bundles run in TensorFlow: the pretrained networks never import it."""
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        # RuntimeError: the device is already initialised, and its setting stays
+        with contextlib.suppress(RuntimeError):
+            tf.config.experimental.set_memory_growth(gpu, True)
+
+
 class BundleTagger:
     """The ``GenreTagger`` of a bundle: patches in, genre probabilities and embeddings out."""
 
     def __init__(self, path: str) -> None:
         import tensorflow as tf
 
+        gpu_memory_growth()
         bundle = load_bundle(path)
         self.info = bundle.info
         self._model = bundle.model

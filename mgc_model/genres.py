@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from mgc_model.musicnn import MSD_LABELS, MTT_LABELS
+from mgc_model.musicnn_checkpoints import MSD_LABELS, MTT_LABELS
 
 __all__ = [
     "FMA_GENRES",

@@ -19,7 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from mgc_model.frontend import FrontendConfig
-from mgc_model.musicnn import checkpoint_dir, load_musicnn
+from mgc_model.musicnn_checkpoints import checkpoint_dir
 from mgc_model.onnx_session import inference_session
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,8 @@ def convert(frontend: FrontendConfig) -> bytes:
     penultimate layers side by side (n, 400), as serialised ONNX."""
     import tensorflow as tf
     import tf2onnx
+
+    from mgc_model.musicnn import load_musicnn
 
     msd, mtt = (load_musicnn(name) for name in NETWORKS)
 

@@ -3,7 +3,6 @@ worker process shared by its threads (RunInference's default model sharing)."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -17,17 +16,6 @@ from mgc_model.tagger import GenreTagger
 # with the batch (musicnn's front-end activations are ~20 MB per patch): 1.4 GB at 16, 3.2 GB
 # at 64 (bench/).
 DEFAULT_BATCH_SIZE = 16
-
-
-def gpu_memory_growth() -> None:
-    """Let TensorFlow take GPU memory as it needs it rather than all of it up front, so that a
-    GPU worker's other processes (and a second SDK process) still get some."""
-    import tensorflow as tf
-
-    for gpu in tf.config.list_physical_devices("GPU"):
-        # RuntimeError: the device is already initialised, and its setting stays
-        with contextlib.suppress(RuntimeError):
-            tf.config.experimental.set_memory_growth(gpu, True)
 
 
 Window = tuple[np.ndarray, ...]  # one input per front-end of the model
@@ -53,7 +41,6 @@ class GenreModelHandler(ModelHandler[Window, PredictionResult, GenreTagger]):
         self.batch_size = batch_size
 
     def load_model(self) -> GenreTagger:
-        gpu_memory_growth()
         return tagger.load(self.model_ref)
 
     def run_inference(self, batch: Sequence[Window], model: GenreTagger,

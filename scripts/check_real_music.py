@@ -42,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mgc_model import genres, mapping, metrics, yamnet  # noqa: E402
 from mgc_model.frontend import FrontendConfig  # noqa: E402
-from mgc_model.musicnn import MSD_LABELS, MTT_LABELS  # noqa: E402
+from mgc_model.musicnn_checkpoints import MSD_LABELS, MTT_LABELS  # noqa: E402
 
 AUDIO_SUFFIXES = {".flac", ".ogg", ".opus", ".mp3", ".wav", ".aiff", ".aif"}
 CANDIDATES = {

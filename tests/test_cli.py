@@ -123,7 +123,22 @@ def test_version_names_mgc_and_the_default_model():
     assert result.stderr == ""  # TensorFlow loaded, and said nothing
 
 
-def test_verbose_shows_what_tensorflow_prints_as_it_starts():
-    quiet, verbose = mgc("--version"), mgc("--version", "--verbose")
-    assert quiet.stderr == "" and verbose.stdout == quiet.stdout
+def test_verbose_shows_what_tensorflow_prints_as_it_starts(tmp_path):
+    # train loads TensorFlow (tagging with the pretrained networks never does)
+    args = ("train", "--data", str(tmp_path), "--output", str(tmp_path / "b"))
+    quiet, verbose = mgc(*args), mgc(*args, "--verbose")
+    assert quiet.stderr.strip().splitlines() == [
+        f"mgc train: {tmp_path} has no labels.json: give the folder written by "
+        "`mgc extract --output DIR`"]
     assert "absl" in verbose.stderr or "cuda" in verbose.stderr.lower()
+    assert quiet.returncode == verbose.returncode != 0
+
+
+def test_tagging_with_a_pretrained_model_never_starts_tensorflow():
+    """Its networks run in onnxruntime: TensorFlow's start-up (seconds) is not paid."""
+    probe = ("import sys; from pipelines import cli; from mgc_model import tagger; "
+             "tagger.load(tagger.DEFAULT_MODEL); cli.main(['--version']); "
+             "print('tensorflow' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                            timeout=600)
+    assert result.stdout.splitlines()[-1] == "False", result.stderr

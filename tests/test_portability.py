@@ -20,7 +20,7 @@ import tensorflow as tf
 from apache_beam.metrics.metric import MetricsFilter
 
 from audio import chord_track, write_audio
-from pipelines import inference
+from mgc_model import bundle
 from pipelines.cli import with_progress
 from pipelines.extract import ExtractOptions, run_extract
 from pipelines.sources import folder_source
@@ -199,9 +199,9 @@ def test_model_is_loaded_once_per_worker_process(library, tmp_path):
     assert sum(c.committed for c in batches["counters"]) == 4  # 4 tracks x 1 patch (4 s)
 
 
-def test_gpu_memory_growth_is_set_for_every_gpu_before_loading(monkeypatch):
+def test_gpu_memory_growth_is_set_for_every_gpu_before_a_bundle_loads(monkeypatch):
     """On a GPU worker TensorFlow must not reserve all device memory: growth is switched on for
-    each GPU before the model is built (no GPU here: the devices are simulated)."""
+    each GPU before a bundle's model is built (no GPU here: the devices are simulated)."""
     gpus = [tf.config.PhysicalDevice("/physical_device:GPU:0", "GPU"),
             tf.config.PhysicalDevice("/physical_device:GPU:1", "GPU")]
     grown = []
@@ -210,11 +210,15 @@ def test_gpu_memory_growth_is_set_for_every_gpu_before_loading(monkeypatch):
     monkeypatch.setattr(tf.config.experimental, "set_memory_growth",
                         lambda device, enable: grown.append((device.name, enable)))
     loaded = []
-    monkeypatch.setattr(inference.tagger, "load",
-                        lambda ref: loaded.append((ref, list(grown))) or "model")
-    assert inference.GenreModelHandler("musicnn").load_model() == "model"
-    expected = [(g.name, True) for g in gpus]
-    assert loaded == [("musicnn", expected)]
+
+    def load_bundle(path):
+        loaded.append((path, list(grown)))
+        raise bundle.NotABundle("stop here")
+
+    monkeypatch.setattr(bundle, "load_bundle", load_bundle)
+    with pytest.raises(bundle.NotABundle):
+        bundle.BundleTagger("some/bundle")
+    assert loaded == [("some/bundle", [(g.name, True) for g in gpus])]
 
 
 class _Terminal(io.StringIO):
