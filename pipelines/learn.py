@@ -40,7 +40,7 @@ import numpy as np
 from mgc_model import bundle as bundles
 from mgc_model import tagger
 from mgc_model.genre_aliases import to_fma
-from mgc_model.head import DEFAULT_C, LinearHead, fit_head
+from mgc_model.head import LinearHead, choose_c, fit_head
 from pipelines.owner_labels import (
     DEFAULT_HOLDOUT,
     DEFAULT_MIN_TRACKS,
@@ -214,9 +214,12 @@ def _fit_and_report(features: dict, writer: bundles.BundleWriter, options: Learn
     targets = np.array([labelled.targets[i] for i in rows])
     picked = [{k: features[k][i] for k in ("path", "artist", "album_artist", "album")}
               for i in rows]
-    mask = held_out(targets, artist_groups(picked), options.holdout, options.seed)
+    groups = artist_groups(picked)
+    mask = held_out(targets, groups, options.holdout, options.seed)
     x = np.array([features["embedding"][i] for i in rows[~mask]], dtype=np.float32)
-    head = fit_head(x, targets[~mask], len(labelled.labels))
+    c, losses = choose_c(x, targets[~mask], groups[~mask], len(labelled.labels),
+                         seed=options.seed)
+    head = fit_head(x, targets[~mask], len(labelled.labels), c)
     model_version = bundles.write_head(writer, head, base)
     name = options.name or writer.output.name
     missing = sorted(set(targets[mask].tolist()) - set(targets[~mask].tolist()))
@@ -232,6 +235,8 @@ def _fit_and_report(features: dict, writer: bundles.BundleWriter, options: Learn
                   "train_tracks": int((~mask).sum()), "held_out_tracks": int(mask.sum()),
                   **_sides(picked, mask),
                   "genres_only_held_out": [labelled.labels[g] for g in missing]},
+        "head": {"C": c, "chosen_by": "log loss over folds of whole artists of the training "
+                 "side" if losses else "too few artists to choose: the default"},
         "held_out": _compare(features, rows[mask], targets[mask], labelled.labels, head),
     }
     writer.write_json(bundles.LABELS_FILE, {"labels": list(labelled.labels),
@@ -243,8 +248,9 @@ def _fit_and_report(features: dict, writer: bundles.BundleWriter, options: Learn
         "name": name, "version": model_version, "arch": bundles.HEAD_ARCH,
         "base_model": base.ref, "features": "the base model's track embedding",
         "embedding_dim": base.embedding_dim,
-        "head": {"kind": "logistic regression (scikit-learn)", "C": DEFAULT_C,
-                 "class_weight": "balanced"},
+        "head": {"kind": "logistic regression (scikit-learn)", "C": c,
+                 "class_weight": "balanced",
+                 "log_loss_by_C": {str(k): round(v, 4) for k, v in losses.items()}},
         "options": asdict(options),
         "counts": {"train_tracks": int((~mask).sum()), "held_out_tracks": int(mask.sum())},
         "held_out": {key: report["held_out"][key]["accuracy"] for key in ("bundle", "default")},
@@ -291,6 +297,8 @@ def summary_lines(report: dict) -> list[str]:
                     if t["label"] != t["bundle"]).most_common(3)
     if worst:
         lines.append("  commonest mistakes: " + ", ".join(f"{c} {n}" for c, n in worst))
+    lines.append(f"Head: logistic regression, C = {report['head']['C']:g} "
+                 f"({report['head']['chosen_by']})")
     lines.append(f"Bundle {report['model']} (a head on {report['base_model']}) -> "
                  f"{report['bundle']}; report in {Path(report['bundle']) / REPORT_FILE}")
     return lines

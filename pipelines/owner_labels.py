@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -117,7 +118,9 @@ def held_out(targets: Sequence[int], groups: np.ndarray, fraction: float = DEFAU
                          "with no artist on both sides needs at least two")
     split = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
     y = np.asarray(targets)
-    _, test = next(split.split(np.zeros((len(y), 1)), y, groups))
+    with warnings.catch_warnings():  # a genre on fewer artists than folds: it is reported
+        warnings.filterwarnings("ignore", message="The least populated class")
+        _, test = next(split.split(np.zeros((len(y), 1)), y, groups))
     mask = np.zeros(len(y), dtype=bool)
     mask[test] = True
     return mask

@@ -66,14 +66,27 @@ def logistic(c: float):
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
 
-    def fit_predict(x, y, test):
+    def fit_predict(x, y, test, groups):
         model = make_pipeline(StandardScaler(), LogisticRegression(
             C=c, class_weight="balanced", max_iter=5000))
         return model.fit(x, y).predict(test)
     return fit_predict
 
 
-def sklearn_mlp(x, y, test):
+def chosen_c(x, y, test, groups):
+    """What ``--from-tags`` fits: C chosen on the training folds by grouped log loss."""
+    from mgc_model.head import choose_c, fit_head
+
+    k = int(y.max()) + 1
+    c, _ = choose_c(x, y, groups, k)
+    CHOSEN.append(c)
+    return fit_head(x, y, k, c).probabilities(test).argmax(axis=1)
+
+
+CHOSEN: list[float] = []
+
+
+def sklearn_mlp(x, y, test, groups):
     from sklearn.neural_network import MLPClassifier
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
@@ -83,7 +96,7 @@ def sklearn_mlp(x, y, test):
     return model.fit(x, y).predict(test)
 
 
-def keras_mlp(x, y, test):
+def keras_mlp(x, y, test, groups):
     import keras
 
     from mgc_model.transfer import build_head
@@ -103,6 +116,7 @@ def keras_mlp(x, y, test):
 
 HEADS = {**{f"logistic regression C={c:g}": logistic(c)
             for c in (0.001, 0.01, 0.1, 1.0, 10.0)},
+         "logistic regression, C by log loss (mgc)": chosen_c,
          "scikit-learn MLP (256)": sklearn_mlp, "Keras MLP head (mgc's, 256)": keras_mlp}
 
 
@@ -131,16 +145,20 @@ def evaluate(x: np.ndarray, y: np.ndarray, groups: np.ndarray,
         tic = time.monotonic()
         predicted = np.empty_like(y)
         for train, test in folds:
-            predicted[test] = fit_predict(x[train], y[train], x[test])
+            predicted[test] = fit_predict(x[train], y[train], x[test], groups[train])
         right = predicted == y
         figures[name] = {**scores(right, y), "on_learnable": scores(right[learnable],
                                                                      y[learnable]),
                          "seconds": round(time.monotonic() - tic, 1)}
         rows.append((name, figures[name]))
+        if fit_predict is chosen_c:
+            figures[name]["C_per_fold"] = list(CHOSEN)
+            CHOSEN.clear()
     for name, f in rows:
-        print(f"{name:<32} accuracy {f['accuracy']:.1%}, balanced {f['balanced_accuracy']:.1%}"
+        print(f"{name:<40} accuracy {f['accuracy']:.1%}, balanced {f['balanced_accuracy']:.1%}"
               f"; on learnable clips {f['on_learnable']['accuracy']:.1%} (balanced "
-              f"{f['on_learnable']['balanced_accuracy']:.1%})")
+              f"{f['on_learnable']['balanced_accuracy']:.1%})"
+              + (f"; C per fold {f['C_per_fold']}" if "C_per_fold" in f else ""))
     return figures
 
 
