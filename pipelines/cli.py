@@ -559,6 +559,9 @@ def from_tags_parser() -> argparse.ArgumentParser:
 
 def cmd_train_from_tags(argv: Sequence[str]) -> int:
     parser = from_tags_parser()
+    if "-h" in argv or "--help" in argv:  # `--from-tags --help` names no LIBRARY yet
+        parser.print_help()
+        return 0
     args, beam_args = parser.parse_known_args(argv)
     check_beam_args(beam_args, "train --from-tags", parser)
     from pipelines.learn import LearnOptions, learn, summary_lines
