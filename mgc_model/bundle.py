@@ -9,6 +9,11 @@ read. A bundle is a folder, so a model always travels with its labels and its fr
   ``name@version`` that tags record names exactly one set of weights;
 - ``metrics.json`` (validation), ``history.csv`` and ``training_curves.png``.
 
+A bundle of kind ``head`` (``training.json`` arch ``head``, written by ``mgc train
+--from-tags``) holds ``head.json`` instead of ``model.keras``: a head on a pretrained model's
+track embedding (``mgc_model.head``), the name and version of that model, and its labels as
+the library spells them; its version is the content hash of ``head.json``.
+
 Bundles are read through fsspec (a bucket works, for Dataflow workers) and written locally,
 into a folder beside the target that is renamed into place only when complete.
 """
@@ -40,7 +45,11 @@ TRAINING_FILE = "training.json"
 METRICS_FILE = "metrics.json"
 HISTORY_FILE = "history.csv"
 CURVES_FILE = "training_curves.png"
-REQUIRED_FILES = (MODEL_FILE, LABELS_FILE, FRONTEND_FILE, TRAINING_FILE)
+HEAD_FILE = "head.json"
+HEAD_ARCH = "head"
+COMMON_FILES = (LABELS_FILE, FRONTEND_FILE, TRAINING_FILE)
+REQUIRED_FILES = (MODEL_FILE, *COMMON_FILES)
+HEAD_REQUIRED_FILES = (HEAD_FILE, *COMMON_FILES)
 
 
 class NotABundle(ValueError):
@@ -72,7 +81,11 @@ def _open(path: str):
         what = "is a file, not a folder" if fs.exists(root) else "does not exist"
         raise NotABundle(f"model bundle {path!r} {what}; give the folder `mgc train --output` "
                          "wrote")
-    missing = [name for name in REQUIRED_FILES if not fs.isfile(posixpath.join(root, name))]
+    missing = [name for name in COMMON_FILES if not fs.isfile(posixpath.join(root, name))]
+    if not missing:
+        kind = _read_json(fs, posixpath.join(root, TRAINING_FILE)).get("arch")
+        model_file = HEAD_FILE if kind == HEAD_ARCH else MODEL_FILE
+        missing = [model_file] if not fs.isfile(posixpath.join(root, model_file)) else []
     if missing:
         raise NotABundle(f"{path!r} is not a model bundle: it has no {', '.join(missing)} "
                          "(a bundle is the folder `mgc train --output` writes)")
@@ -85,6 +98,8 @@ def describe_bundle(path: str) -> ModelInfo:
     labels = _read_json(fs, posixpath.join(root, LABELS_FILE))
     training = _read_json(fs, posixpath.join(root, TRAINING_FILE))
     frontend = FrontendConfig.from_dict(_read_json(fs, posixpath.join(root, FRONTEND_FILE)))
+    if training.get("arch") == HEAD_ARCH:
+        return _describe_head(fs, root, path, labels, training)
     try:
         return ModelInfo(name=str(training["name"]), version=str(training["version"]),
                          genres=tuple(labels["labels"]),
@@ -92,6 +107,49 @@ def describe_bundle(path: str) -> ModelInfo:
     except KeyError as missing:
         raise NotABundle(f"{path!r}: {missing} is missing from its {LABELS_FILE} or "
                          f"{TRAINING_FILE}") from None
+
+
+def _describe_head(fs, root: str, path: str, labels: dict, training: dict) -> ModelInfo:
+    """A head bundle's ``ModelInfo``: the base model's front-ends and embedding, the head's
+    genres; refuses a head.json replaced after training, or a base model not installed."""
+    from mgc_model import tagger
+    from mgc_model.head import LinearHead
+
+    with fs.open(posixpath.join(root, HEAD_FILE), "rb") as f:
+        raw = f.read()
+    version = hashlib.sha256(raw).hexdigest()[:12]
+    if version != str(training.get("version")):
+        raise NotABundle(f"{path!r}: {HEAD_FILE} has content version {version} but "
+                         f"{TRAINING_FILE} records {training.get('version')}; the head was "
+                         "replaced after training")
+    doc = json.loads(raw)
+    try:
+        head = LinearHead.from_dict(doc["head"])
+        base_name, genres = str(doc["base"]["name"]), tuple(labels["labels"])
+    except (KeyError, TypeError, ValueError) as error:
+        raise NotABundle(f"{path!r}: {HEAD_FILE} is not a head ({error})") from None
+    try:
+        base = tagger.describe(base_name)
+    except tagger.UnknownModel:
+        raise NotABundle(f"{path!r} is a head on the model {base_name!r}, which this mgc "
+                         "does not have") from None
+    if base.base is not None or head.n_features != base.embedding_dim:
+        raise NotABundle(f"{path!r}: its head reads {head.n_features} features but "
+                         f"{base.ref}'s embedding has {base.embedding_dim}; train it again")
+    if head.coef.shape[0] != len(genres):
+        raise NotABundle(f"{path!r}: the head scores {head.coef.shape[0]} genres but "
+                         f"{LABELS_FILE} names {len(genres)}")
+    return ModelInfo(name=str(training["name"]), version=version, genres=genres,
+                     embedding_dim=base.embedding_dim, frontend=base.frontend,
+                     extra_frontends=base.extra_frontends, base=base_name, track_head=head)
+
+
+def write_head(writer: BundleWriter, head, base: ModelInfo) -> str:
+    """Write ``head.json`` (the head and the model it reads) and return its content version."""
+    doc = {"base": {"name": base.name, "version": base.version, "ref": base.ref},
+           "features": "embedding", "head": head.to_dict()}
+    writer.file(HEAD_FILE).write_text(json.dumps(doc) + "\n")
+    return content_version(writer.file(HEAD_FILE))
 
 
 @dataclass
@@ -123,6 +181,10 @@ def load_bundle(path: str) -> Bundle:
     import keras
 
     info = describe_bundle(path)
+    if info.track_head is not None:
+        raise NotABundle(f"{path!r} is a head learnt from a library's tags (`mgc train "
+                         "--from-tags`): its report.json holds its held-out figures, and "
+                         "`mgc tag --model` uses it")
     fs, root = _open(path)
     with tempfile.TemporaryDirectory(prefix="mgc-bundle-") as tmp:
         local = posixpath.join(root, MODEL_FILE)
@@ -215,8 +277,8 @@ class BundleWriter:
         model.save(self.file(MODEL_FILE))
         return content_version(self.file(MODEL_FILE))
 
-    def commit(self) -> Path:
-        missing = [n for n in REQUIRED_FILES if not self.file(n).is_file()]
+    def commit(self, required: tuple[str, ...] = REQUIRED_FILES) -> Path:
+        missing = [n for n in required if not self.file(n).is_file()]
         if missing:
             raise RuntimeError(f"bundle incomplete, missing {missing}")
         old = None

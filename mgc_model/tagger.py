@@ -9,12 +9,15 @@ runs on the workers.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
 from mgc_model.frontend import FrontendConfig
+
+if TYPE_CHECKING:
+    from mgc_model.head import LinearHead
 
 DEFAULT_MODEL = "musicnn-yamnet"
 
@@ -28,11 +31,32 @@ class ModelInfo:
     frontend: FrontendConfig  # the first front-end: one patch of it is one analysis window
     extra_frontends: tuple[FrontendConfig, ...] = ()  # more inputs over the same audio
     track_temperature: float | None = None  # mapping.sharpen after the mean over windows
+    # a head bundle's (``mgc train --from-tags``): the pretrained model whose embedding the
+    # head reads, and the head, which scores the track's mean embedding
+    base: str | None = None
+    track_head: LinearHead | None = field(default=None, compare=False, repr=False)
 
     @property
     def frontends(self) -> tuple[FrontendConfig, ...]:
         """Every front-end the model's networks need, computed in one pass over the audio."""
         return (self.frontend, *self.extra_frontends)
+
+    @property
+    def keeps_spelling(self) -> bool:
+        """Genres spelt as a library spells them (a head learnt from its tags): written into
+        files as they are, not title-cased."""
+        return self.track_head is not None
+
+    def track_scores(self, scores: np.ndarray, embedding: np.ndarray) -> np.ndarray:
+        """A track's genre scores from the means over its windows of the scores and the
+        embedding: the head on the mean embedding, or the mean scores sharpened, or as is."""
+        if self.track_head is not None:
+            return self.track_head.probabilities(embedding)
+        if self.track_temperature is not None:
+            from mgc_model.mapping import sharpen
+
+            return sharpen(scores, self.track_temperature)
+        return scores
 
     @property
     def ref(self) -> str:
@@ -76,6 +100,10 @@ def describe(ref: str) -> ModelInfo:
 def load(ref: str) -> GenreTagger:
     """The ready-to-run model; call once per worker process."""
     info = describe(ref)
+    if info.base is not None:
+        from mgc_model.head import HeadTagger
+
+        return HeadTagger(info, load(info.base))
     if ref not in _pretrained():
         from mgc_model.bundle import BundleTagger
 

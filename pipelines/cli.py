@@ -96,6 +96,7 @@ def _parse_exactly(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argp
 
 
 def tag_parser() -> argparse.ArgumentParser:
+    from pipelines.albums import DEFAULT_ALBUM_WEIGHT
     from pipelines.inference import DEFAULT_BATCH_SIZE
 
     parser = argparse.ArgumentParser(
@@ -126,6 +127,11 @@ def tag_parser() -> argparse.ArgumentParser:
                         help="most genres listed per track in `genres` (default: 3)")
     parser.add_argument("--threshold", type=float, default=0.1,
                         help="least score for a genre to be listed (default: 0.1)")
+    parser.add_argument("--album-weight", type=float, default=DEFAULT_ALBUM_WEIGHT, metavar="W",
+                        help="blend each track's scores with its album's mean before its genre "
+                        "is chosen: (1-W) * track + W * album, W from 0 to 1 (an album: album "
+                        "artist or artist, and album tag; the folder when untagged; default: "
+                        "%(default)s, measured in the README)")
     parser.add_argument("--incremental", action="store_true",
                         help="the previous run in OUT is the state: files unchanged since it "
                         "(path, size, modification time, model and options) are skipped and "
@@ -170,9 +176,11 @@ def _add_write_flags(parser: argparse.ArgumentParser) -> None:
                        "it)")
 
 
-def write_options(args: argparse.Namespace, beam_args: Sequence[str]):
+def write_options(args: argparse.Namespace, beam_args: Sequence[str],
+                  keeps_spelling: bool = False):
     """The --write-tags flags as ``WriteOptions`` (None without --write-tags); ValueError with
-    what to do for a flag that cannot apply."""
+    what to do for a flag that cannot apply. ``keeps_spelling``: the model's genres are spelt
+    as a library spells them, so they are written as they are unless --title-case."""
     from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
     from pipelines.writeback import WriteOptions, read_vocabulary
@@ -198,8 +206,10 @@ def write_options(args: argparse.Namespace, beam_args: Sequence[str]):
     if runner not in LOCAL_RUNNERS:
         raise ValueError(f"--write-tags needs a local runner (the files are on this machine), "
                          f"not {runner}")
+    title_case = args.title_case if args.title_case is not None else (
+        False if keeps_spelling else None)
     chosen = {"policy": args.write_tags, "count": args.genre_count,
-              "min_score": args.min_score, "title_case": args.title_case,
+              "min_score": args.min_score, "title_case": title_case,
               "separator": args.separator}
     return WriteOptions(
         **{name: value for name, value in chosen.items() if value is not None},
@@ -291,12 +301,14 @@ def cmd_tag(argv: Sequence[str]) -> int:
     if not inputs:
         raise SystemExit("mgc tag: give at least one INPUT (file, directory or glob), or --demo")
     try:
+        info = tagger.describe(args.model)
         options = TagOptions(
             model=args.model, hop_seconds=args.hop_seconds, max_patches=args.max_patches,
             batch_size=args.batch_size, top_k=args.top_k, threshold=args.threshold,
-            write=write_options(args, beam_args),
+            write=write_options(args, beam_args, info.keeps_spelling),
+            album_weight=args.album_weight,
         )
-        options.validate(tagger.describe(options.model).genres)
+        options.validate(info.genres)
         inputs = check_inputs(inputs)
     except (InputNotFound, ValueError) as error:
         raise SystemExit(f"mgc tag: {error}") from None
@@ -467,7 +479,9 @@ def train_parser() -> argparse.ArgumentParser:
         prog="mgc train",
         description="Train a genre model on a dataset written by `mgc extract`; writes a model "
         "bundle (model.keras, labels, front-end, training.json, metrics.json, history.csv, "
-        "training_curves.png) that `mgc tag --model BUNDLE` and `mgc evaluate` use.",
+        "training_curves.png) that `mgc tag --model BUNDLE` and `mgc evaluate` use. "
+        "`mgc train --from-tags LIBRARY` learns from the genres a library's files carry "
+        "instead (`mgc train --from-tags --help`).",
         allow_abbrev=False,
     )
     parser.add_argument("--data", required=True, metavar="DIR",
@@ -505,7 +519,72 @@ def train_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def from_tags_parser() -> argparse.ArgumentParser:
+    from pipelines.learn import LearnOptions
+
+    default = LearnOptions()
+    parser = argparse.ArgumentParser(
+        prog="mgc train --from-tags",
+        description="Learn the library owner's genres: the genres its files already carry are "
+        "the labels (as the owner spells them), the default model's features of every file "
+        "are computed once, and a head trained on them with a split by artist is written as a "
+        "bundle for `mgc tag --model BUNDLE`. Its report compares it with the default model "
+        "on the same held-out tracks. Beam pipeline options are passed to the feature pass.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("--from-tags", dest="library", nargs="+", required=True,
+                        metavar="LIBRARY", help="audio files, directories or globs, as for "
+                        "`mgc tag`")
+    parser.add_argument("--output", "-o", required=True, metavar="BUNDLE",
+                        help="bundle folder to write (a bundle already there is replaced)")
+    parser.add_argument("--min-tracks", type=int, default=default.min_tracks, metavar="N",
+                        help="a genre on fewer files is left out, and listed (default: "
+                        "%(default)s)")
+    parser.add_argument("--holdout", type=float, default=default.holdout, metavar="F",
+                        help="share of the labelled files held out for the report, whole "
+                        "artists at a time (default: %(default)s)")
+    parser.add_argument("--features", default=None, metavar="DIR",
+                        help="keep the feature pass (a tag run of the default model) in DIR; "
+                        "a later --from-tags with the same DIR computes only new and changed "
+                        "files (default: a temporary folder)")
+    parser.add_argument("--max-patches", type=int, default=None, metavar="N",
+                        help="at most N windows per file in the feature pass (default: all)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the split (default: 0)")
+    parser.add_argument("--name", default=None,
+                        help="model name recorded in tags (default: the bundle folder's name)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress line, even on a terminal")
+    return parser
+
+
+def cmd_train_from_tags(argv: Sequence[str]) -> int:
+    parser = from_tags_parser()
+    if "-h" in argv or "--help" in argv:  # `--from-tags --help` names no LIBRARY yet
+        parser.print_help()
+        return 0
+    args, beam_args = parser.parse_known_args(argv)
+    check_beam_args(beam_args, "train --from-tags", parser)
+    from pipelines.learn import LearnOptions, learn, summary_lines
+
+    options = LearnOptions(min_tracks=args.min_tracks, holdout=args.holdout, seed=args.seed,
+                           name=args.name, features=args.features,
+                           max_patches=args.max_patches)
+    try:
+        options.validate()
+        library = check_inputs(args.library)
+        report = with_progress(
+            lambda progress: learn(library, args.output, options, beam_args, progress),
+            beam_args, args.no_progress, "features")
+    except (InputNotFound, ValueError) as error:
+        raise SystemExit(f"mgc train --from-tags: {error}") from None
+    for line in summary_lines(report):
+        print(line)
+    return 0
+
+
 def cmd_train(argv: Sequence[str]) -> int:
+    if any(arg == "--from-tags" or arg.startswith("--from-tags=") for arg in argv):
+        return cmd_train_from_tags(argv)
     args = _parse_exactly(train_parser(), argv)
     from mgc_model.training import TrainConfig, train  # TensorFlow: after --help and typos
     from pipelines.progress import EpochBar

@@ -75,9 +75,11 @@ def state_key(model_ref: str, options) -> str:
     """A digest of what makes a tag row (and a genre write) what it is: the model and every
     option that changes a row's content or what is written into the file, and the version
     of the rows' columns (an older mgc's rows lack the file's own tags). Batch size and the
-    runner do not."""
+    runner do not, nor the album weight: every run blends the rows' own track scores again
+    (``pipelines.albums``)."""
     fields = asdict(options)
     fields.pop("batch_size", None)
+    fields.pop("album_weight", None)
     fields["model"] = model_ref
     fields["tags_version"] = TAGS_VERSION
     return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()

@@ -116,7 +116,7 @@ class FileClassifier:
                 track = out.value[1]
             else:
                 patches.append(out[1])
-        mean = MeanScores(self.info.track_temperature)
+        mean = MeanScores(self.info)
         acc = mean.create_accumulator()
         with self._lock:
             model = self._loaded()

@@ -19,6 +19,7 @@ from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 from mgc_model import tagger
 from mgc_model.tagger import ModelInfo
 from pipelines import output
+from pipelines.albums import DEFAULT_ALBUM_WEIGHT, BlendAlbums, check_weight
 from pipelines.incremental import PreviousRun, SplitByState, previous_run, state_key
 from pipelines.inference import DEFAULT_BATCH_SIZE, GenreModelHandler
 from pipelines.progress import ProgressFile, Report
@@ -50,6 +51,7 @@ class TagOptions:
     top_k: int = 3
     threshold: float = 0.1
     write: WriteOptions | None = None  # write genres into the files (--write-tags)
+    album_weight: float = DEFAULT_ALBUM_WEIGHT  # blend with the album's mean (pipelines.albums)
 
     def validate(self, genres: Sequence[str] | None = None) -> None:
         if self.hop_seconds is not None and self.hop_seconds <= 0:
@@ -62,6 +64,7 @@ class TagOptions:
             raise ValueError("--top-k must be positive")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError("--threshold must be between 0 and 1")
+        check_weight(self.album_weight)
         if self.write is not None:
             self.write.validate(genres)
 
@@ -75,10 +78,11 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
                        options: TagOptions, info: ModelInfo,
                        progress: ProgressFile | None = None,
                        previous: PreviousRun | None = None) -> list[beam.PCollection]:
-    """Wire match -> decode -> patches -> RunInference -> per-track mean -> Parquet, and last,
-    when ``options.write`` asks for it, genres into the files. With ``previous`` (an
-    incremental run), files unchanged since that run skip all of it: their rows are carried.
-    Returns the results of the writes into ``staging``."""
+    """Wire match -> decode -> patches -> RunInference -> per-track mean -> album blending ->
+    Parquet, and last, when ``options.write`` asks for it, genres into the files. With
+    ``previous`` (an incremental run), files unchanged since that run skip all of it: their
+    rows are carried, and blended again with their albums. Returns the results of the writes
+    into ``staging``."""
     cfg = info.frontend
     hop_frames = None
     if options.hop_seconds is not None:
@@ -109,7 +113,7 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
     scores = (
         inferred
         | "Outputs" >> beam.MapTuple(lambda path, result: (path, result.inference))
-        | "MeanPerTrack" >> beam.CombinePerKey(MeanScores(info.track_temperature))
+        | "MeanPerTrack" >> beam.CombinePerKey(MeanScores(info))
     )
     failed = dead_letters.failed_inferences | "InferenceErrors" >> beam.FlatMap(
         _inference_errors
@@ -122,11 +126,17 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
                         datetime.now(timezone.utc))
         ).with_outputs(ERRORS, main="tags")
     )
+    pairs = rows.tags | "NewRows" >> beam.Map(lambda row: (row, False))
+    if carried is not None:
+        pairs = (pairs, carried | "CarriedRows" >> beam.Map(lambda row: (row, True))) | (
+            "WithCarried" >> beam.Flatten())
+    blended = pairs | "Albums" >> BlendAlbums(options.album_weight, info.genres, options.top_k,
+                                             options.threshold)
     errors = [matched.errors, decoded.errors, rows.errors]
     written = []
     if options.write is not None:
-        write_errors, writes = _write_genres(rows.tags, decoded.tracks, staging, options.write,
-                                             info)
+        write_errors, writes = _write_genres(blended.to_write, decoded.tracks, staging,
+                                             options.write, info)
         errors.append(write_errors)
         written.append(writes)
     errors = tuple(errors) | "AllErrors" >> beam.Flatten()
@@ -135,9 +145,8 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
         decoded.errors | "ProgressFailed" >> beam.ParDo(Report(progress, "failed"))
         inferred | "ProgressPatches" >> beam.ParDo(Report(progress, "patches"))
 
-    tags = rows.tags
+    tags = blended.tags
     if carried is not None:
-        tags = (rows.tags, carried) | "WithCarried" >> beam.Flatten()
         written.append(
             carried | "CarriedPaths" >> beam.Map(lambda row: {"path": row["path"]}) | (
                 "WriteCarried" >> beam.io.WriteToParquet(
@@ -155,8 +164,9 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
 
 
 def _write_genres(tags, tracks, staging: str, write: WriteOptions, info: ModelInfo):
-    """The last stage: genres into the files, one outcome row per file in ``writes/``.
-    Returns the error rows and the result of writing ``writes/``."""
+    """The last stage: genres into the files, one outcome row per file in ``writes/`` (new
+    rows, and carried rows whose album blending changed them). Returns the error rows and the
+    result of writing ``writes/``."""
     written = (
         {"tags": tags | "KeyTagRows" >> beam.WithKeys(lambda row: row["path"]), "track": tracks}
         | "JoinForWrite" >> beam.CoGroupByKey()

@@ -18,6 +18,7 @@ from apache_beam.metrics import Metrics
 from threadpoolctl import threadpool_limits
 
 from mgc_model.frontend import FrontendConfig, WindowCutter
+from mgc_model.tagger import ModelInfo
 from pipelines.decode import AudioReader, DecodeError, mono_blocks
 from pipelines.file_tags import NO_TAGS, FileTags, read_file_tags
 from pipelines.incremental import Signature, signature_or_none
@@ -176,11 +177,12 @@ class PatchStream:
 
 
 class MeanScores(beam.CombineFn):
-    """Mean genre scores and embedding over a track's windows; with ``track_temperature``
-    (the default model's), the mean scores then sharpened (``mapping.sharpen``)."""
+    """Mean genre scores and embedding over a track's windows, then the model's own track
+    step (``ModelInfo.track_scores``: the default model sharpens, a head bundle scores the
+    mean embedding)."""
 
-    def __init__(self, track_temperature: float | None = None) -> None:
-        self.track_temperature = track_temperature
+    def __init__(self, info: ModelInfo | None = None) -> None:
+        self.info = info
 
     def create_accumulator(self) -> tuple[np.ndarray | None, np.ndarray | None, int]:
         return None, None, 0
@@ -207,12 +209,10 @@ class MeanScores(beam.CombineFn):
         scores, embedding, n = acc
         if n == 0:
             return None
-        scores = (scores / n).astype(np.float32)
-        if self.track_temperature is not None:
-            from mgc_model.mapping import sharpen
-
-            scores = sharpen(scores, self.track_temperature)
-        return TrackScores(scores, (embedding / n).astype(np.float32), n)
+        scores, embedding = (scores / n).astype(np.float32), (embedding / n).astype(np.float32)
+        if self.info is not None:
+            scores = self.info.track_scores(scores, embedding)
+        return TrackScores(scores, embedding, n)
 
 
 class BuildTagRow(beam.DoFn):
@@ -245,26 +245,30 @@ class BuildTagRow(beam.DoFn):
                           self.threshold, self.tagged_at)
 
 
+def genre_columns(scores: np.ndarray, genres: tuple[str, ...], top_k: int,
+                  threshold: float) -> dict:
+    """A tag row's genre columns from its final scores: the best genre, its score, the
+    listed genres (at most ``top_k``, scoring at least ``threshold``, the best always)."""
+    order = np.argsort(-scores, kind="stable")
+    best = int(order[0])
+    listed = [{"name": genres[i], "score": float(scores[i])} for i in order[:top_k]
+              if scores[i] >= threshold or i == best]
+    return {"genre": genres[best], "genre_score": float(scores[best]), "genres": listed,
+            "genre_scores": np.asarray(scores, dtype=np.float32).tolist()}
+
+
 def tag_row(track: Track, result: TrackScores, genres: tuple[str, ...], model_ref: str,
             top_k: int, threshold: float, tagged_at: datetime) -> dict:
-    """The Parquet row of one tagged track (schema: ``schemas.parquet.tags_schema``)."""
-    order = np.argsort(-result.genre_scores, kind="stable")
-    best = int(order[0])
-    listed = [
-        {"name": genres[i], "score": float(result.genre_scores[i])}
-        for i in order[:top_k]
-        if result.genre_scores[i] >= threshold or i == best
-    ]
+    """The Parquet row of one tagged track (schema: ``schemas.parquet.tags_schema``); its
+    ``track_genre_scores`` stay the track's own when album blending changes the others."""
     return {
         "path": track.path,
         "track_id": track_id(track.path),
         "duration_s": track.duration_s,
         "sample_rate": track.sample_rate,
         "channels": track.channels,
-        "genre": genres[best],
-        "genre_score": float(result.genre_scores[best]),
-        "genres": listed,
-        "genre_scores": result.genre_scores.tolist(),
+        **genre_columns(result.genre_scores, genres, top_k, threshold),
+        "track_genre_scores": result.genre_scores.tolist(),
         "embedding": result.embedding.tolist(),
         "n_patches": result.n_patches,
         "model": model_ref,

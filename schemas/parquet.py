@@ -17,7 +17,7 @@ MODEL_METADATA_KEY = b"mgc.model"
 
 # Bump when a tag row gains or changes a column: an incremental run carries over only rows
 # of its own version (``pipelines.incremental.state_key``).
-TAGS_VERSION = 2
+TAGS_VERSION = 3
 
 STAGES = ("match", "decode", "frontend", "features", "inference", "write")
 
@@ -36,6 +36,9 @@ def tags_schema(genres: Sequence[str], model: str) -> pa.Schema:
         pa.field("genre_score", pa.float32()),
         pa.field("genres", pa.list_(GENRE_SCORE)),
         pa.field("genre_scores", pa.list_(pa.float32())),
+        # the track's own scores, before --album-weight blended them with its album's
+        # (``pipelines.albums``): what an incremental run blends again
+        pa.field("track_genre_scores", pa.list_(pa.float32())),
         pa.field("embedding", pa.list_(pa.float32())),
         pa.field("n_patches", pa.int32()),
         pa.field("model", pa.string()),

@@ -118,7 +118,7 @@ def track_scores(model, path: Path) -> np.ndarray:
     inputs = windows_of(model, path)
     scores, embedding = model.predict(inputs)
     assert embedding.shape == (len(inputs[0]), model.info.embedding_dim)
-    mean = MeanScores(model.info.track_temperature)
+    mean = MeanScores(model.info)
     acc = mean.create_accumulator()
     for s, e in zip(scores, embedding, strict=True):
         acc = mean.add_input(acc, (s, e))
