@@ -150,6 +150,23 @@ class LogMelStream:
         self._buffer = np.concatenate([self._buffer, block])
         return self._drain(final=False)
 
+    def skip(self, n_samples: int) -> np.ndarray:
+        """Go past ``n_samples`` samples that were not decoded (a seeking decode's gap): the
+        frames they complete come out as zeros, without an FFT. Those frames, and the next
+        few that still read the gap, are only placeholders that keep the frame count: every
+        window a caller wants lies inside decoded audio (``WindowCutter.regions``)."""
+        if self._closed:
+            raise RuntimeError("skip() after finish()")
+        cfg = self.cfg
+        self._samples += n_samples
+        total = self._buffer.size + n_samples
+        available = 0 if total < cfg.window else 1 + (total - cfg.window) // cfg.hop_length
+        kept = self._buffer[available * cfg.hop_length:]
+        self._buffer = np.concatenate(
+            [kept, np.zeros(total - available * cfg.hop_length - kept.size, np.float32)])
+        self._frames += available
+        return np.zeros((available, cfg.n_mels), dtype=np.float32)
+
     def finish(self) -> np.ndarray:
         """Flush the trailing frames (end padding), after which the stream is closed."""
         pad = self.cfg.n_fft // 2 if self.cfg.center else 0
@@ -250,6 +267,11 @@ class PatchCutter:
         """First frame of the next patch: frames before it are no longer needed."""
         return self._next_start
 
+    @property
+    def wanted(self) -> list[int] | None:
+        """First frames of the patches a capped track keeps, in order; None: every patch."""
+        return None if self._wanted is None else sorted(self._wanted)
+
     def push(self, frames: np.ndarray) -> Iterator[np.ndarray]:
         self._held = np.concatenate([self._held, frames]) if self._held.size else frames
         self.n_frames += frames.shape[0]
@@ -278,6 +300,14 @@ class PatchCutter:
         if drop > 0:
             self._held = self._held[drop:]
             self._held_from = keep_from
+
+
+def _frames_span(cfg: FrontendConfig, first: int, count: int) -> tuple[int, int]:
+    """Samples ``[start, stop)`` that frames ``first .. first + count - 1`` read (a centred
+    frame reaches half an FFT before its hop multiple); clipped at 0, where the stream pads."""
+    pad = cfg.n_fft // 2 if cfg.center else 0
+    start = first * cfg.hop_length - pad
+    return max(0, start), (first + count - 1) * cfg.hop_length - pad + cfg.window
 
 
 class AlignedPatches:
@@ -346,6 +376,7 @@ class WindowCutter:
         self.frontends = tuple(frontends)
         self.mels = [LogMelStream(cfg) for cfg in frontends]
         expected = primary.expected_frames(duration_s)
+        self.expected = expected
         self.cutter = PatchCutter(primary, expected, hop_frames,
                                   max_patches if expected else None)
         self.aligned = [AlignedPatches(cfg, primary) for cfg in frontends[1:]]
@@ -356,9 +387,40 @@ class WindowCutter:
     def n_patches(self) -> int:
         return self.cutter.n_patches
 
+    def regions(self, merge_gap: int = 0) -> list[tuple[int, int]] | None:
+        """The stretches of samples ``[start, stop)`` the kept windows read, every front-end
+        and its STFT frames included, sorted and merged where less than ``merge_gap`` apart;
+        None when every window is kept (a track that is not capped: decode it all).
+
+        Audio outside them may be skipped (``skip``): the windows come out the same."""
+        starts = self.cutter.wanted
+        if starts is None or len(starts) == len(patch_starts(self.expected, self.frontends[0],
+                                                             self.cutter.hop)):
+            return None  # every window kept: the whole track is read anyway
+        spans = []
+        for start in starts:
+            spans.append(_frames_span(self.frontends[0], start, self.frontends[0].patch_frames))
+            for aligned in self.aligned:
+                spans.append(_frames_span(aligned.cfg, aligned.first_frame(start), aligned.span))
+        merged: list[tuple[int, int]] = []
+        for a, b in sorted(spans):
+            if merged and a <= merged[-1][1] + merge_gap:
+                merged[-1] = (merged[-1][0], max(merged[-1][1], b))
+            else:
+                merged.append((a, b))
+        return merged
+
     def push(self, block: np.ndarray) -> Iterator[tuple[np.ndarray, ...]]:
         frames = [mel.push(block) for mel in self.mels]
         yield from self._windows(frames, final=False)
+
+    def skip(self, n_samples: int) -> Iterator[tuple[np.ndarray, ...]]:
+        """Go past ``n_samples`` samples left undecoded, in bounded steps (placeholder frames
+        are held only until the patch cutting has passed them)."""
+        step = 10 * self.frontends[0].sample_rate
+        for done in range(0, n_samples, step):
+            frames = [mel.skip(min(step, n_samples - done)) for mel in self.mels]
+            yield from self._windows(frames, final=False)
 
     def finish(self) -> Iterator[tuple[np.ndarray, ...]]:
         frames = [mel.finish() for mel in self.mels]
