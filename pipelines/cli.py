@@ -98,6 +98,7 @@ def _parse_exactly(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argp
 def tag_parser() -> argparse.ArgumentParser:
     from pipelines.albums import DEFAULT_ALBUM_WEIGHT
     from pipelines.inference import DEFAULT_BATCH_SIZE
+    from pipelines.tag import DEFAULT_MAX_PATCHES
 
     parser = argparse.ArgumentParser(
         prog="mgc tag",
@@ -118,8 +119,11 @@ def tag_parser() -> argparse.ArgumentParser:
                         "bundle written by `mgc train`")
     parser.add_argument("--hop-seconds", type=float, default=None,
                         help="distance between patch starts (default: patch length, 3 s)")
-    parser.add_argument("--max-patches", type=int, default=None,
-                        help="at most this many patches per track, spread evenly over it")
+    parser.add_argument("--max-patches", type=int, default=DEFAULT_MAX_PATCHES, metavar="N",
+                        help="analyse at most N 3 s patches per track, spread evenly over it, "
+                        "decoding only the audio they read (default: "
+                        f"{DEFAULT_MAX_PATCHES}, which agrees with analysing every patch on "
+                        "97%% of full-length tracks; 0: every patch)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
                         help="patches per inference batch, across tracks (default: "
                         f"{DEFAULT_BATCH_SIZE}; larger batches need more memory, not faster)")
@@ -365,7 +369,8 @@ def extract_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hop-seconds", type=float, default=None,
                         help="distance between patch starts (default: patch length, 3 s)")
     parser.add_argument("--max-patches", type=int, default=None,
-                        help="at most this many patches per track, spread evenly over it")
+                        help="at most this many patches per track, spread evenly over it "
+                        "(default: every patch, as training wants)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress line, even on a terminal")
     return parser

@@ -40,6 +40,7 @@ from pipelines.agreement import agreement
 from pipelines.inference import DEFAULT_BATCH_SIZE, stack_windows
 from pipelines.matching import normalise
 from pipelines.output import read_tags
+from pipelines.tag import DEFAULT_MAX_PATCHES
 from pipelines.transforms import ERRORS, TRACKS, DecodeToPatches, MeanScores, tag_row
 from pipelines.writeback import CONFIDENT_SCORE
 from schemas.parquet import genre_labels
@@ -67,7 +68,7 @@ class RunOptions:
 
     model: str = tagger.DEFAULT_MODEL
     hop_seconds: float | None = None
-    max_patches: int | None = None
+    max_patches: int = DEFAULT_MAX_PATCHES  # 0: every patch
     top_k: int = 3
     threshold: float = 0.1
     batch_size: int = DEFAULT_BATCH_SIZE
@@ -80,6 +81,8 @@ class RunOptions:
         if fs.exists(posixpath.join(root, "run.json")):
             with fs.open(posixpath.join(root, "run.json")) as f:
                 given = json.load(f).get("options", {})
+        if "max_patches" in given and given["max_patches"] is None:
+            given["max_patches"] = 0  # an older mgc wrote null for "every patch"
         known = {k: v for k, v in given.items() if k in cls.__dataclass_fields__ and v is not None}
         if model is not None:
             known["model"] = model
@@ -108,7 +111,7 @@ class FileClassifier:
             hop_frames = max(1, round(opts.hop_seconds * cfg.sample_rate / cfg.hop_length))
         patches, track = [], None
         for out in DecodeToPatches(self.info.frontends, hop_frames,
-                                   opts.max_patches).process(path):
+                                   opts.max_patches or None).process(path):
             if isinstance(out, pvalue.TaggedOutput) and out.tag == ERRORS:
                 row = out.value
                 raise ClassifyError(row.stage, row.error, row.message)

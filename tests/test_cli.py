@@ -32,7 +32,7 @@ def test_missing_input_fails_before_any_work(tmp_path):
 
 
 def test_bad_values_are_refused_with_a_message(tmp_path):
-    result = mgc("tag", str(tmp_path), "--output", str(tmp_path / "o"), "--max-patches", "0")
+    result = mgc("tag", str(tmp_path), "--output", str(tmp_path / "o"), "--max-patches", "-1")
     assert result.returncode == 1 and "--max-patches must be" in result.stderr
     result = mgc("tag", str(tmp_path), "--output", str(tmp_path / "o"), "--model", "nope")
     assert result.returncode == 1 and "unknown model 'nope'" in result.stderr

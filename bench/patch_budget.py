@@ -1,0 +1,367 @@
+"""How many 3 s windows a full-length track needs: the measurement behind ``mgc tag``'s
+default ``--max-patches``.
+
+The default model runs once over every window of each real recording (game soundtracks that
+Debian packages ship, 2-8 minutes each); the per-window genre scores are cached on disk, so
+the curve is redrawn in seconds. Then, for each budget N, the windows ``--max-patches N``
+picks (``frontend.patch_starts``, the very code ``PatchCutter`` uses) are averaged and
+sharpened by ``MeanScores`` (the product's per-track step) and compared with the same track
+analysed in full: top-genre agreement overall and per top genre of the full analysis, and the
+L1 and largest differences of the 16 scores.
+
+Usage: python bench/patch_budget.py [--quick] [--cache DIR] [--out DIR] [--compute-only]
+Writes OUT/patch_budget.json and OUT/patch_budget.png (default OUT: bench/out).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+BENCH = Path(__file__).resolve().parent
+ROOT = BENCH.parent
+sys.path.insert(0, str(ROOT))
+
+# Full-length real recordings shipped by Debian game packages (their licences allow it; each
+# package's copyright file says which). Only folders that exist are read.
+CORPUS_DIRS = (
+    "/usr/share/games/wesnoth/1.16/data/core/music",
+    "/usr/share/games/hedgewars/Data/Music",
+    "/usr/share/games/supertuxkart/data/music",
+    "/usr/share/games/colobot/music",
+    "/usr/share/games/warzone2100/music/albums",
+    "/usr/share/games/fretsonfire/data/songs",
+    "/usr/share/hyperrogue/music",
+    "/usr/share/freedroidrpg/data/sound/music",
+)
+AUDIO = (".ogg", ".opus", ".mp3", ".flac")
+MIN_S, MAX_S = 120.0, 480.0  # full-length tracks: 2 to 8 minutes
+BUDGETS = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32)
+TARGET_AGREEMENT = 0.97
+QUICK_TRACKS = 24
+DEFAULT_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "mgc" / \
+    "patch-budget"
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def corpus(dirs: Sequence[str] = CORPUS_DIRS) -> list[Path]:
+    """Every 2-8 minute recording in ``dirs``. Frets on Fire ships each song with its
+    instrument stems (guitar.ogg, rhythm.ogg): only the mixed song.ogg is a recording."""
+    import soundfile as sf
+
+    found = []
+    for folder in dirs:
+        for path in sorted(Path(folder).rglob("*")):
+            if path.suffix.lower() not in AUDIO or not path.is_file():
+                continue
+            if (path.parent / "song.ogg").exists() and path.name != "song.ogg":
+                continue
+            try:
+                seconds = sf.info(str(path)).duration
+            except Exception:  # a file libsndfile cannot read is not part of the corpus
+                continue
+            if MIN_S <= seconds <= MAX_S:
+                found.append(path)
+    return found
+
+
+def cache_file(cache: Path, path: Path, model_ref: str) -> Path:
+    st = path.stat()
+    key = f"{model_ref}\0{path}\0{st.st_size}\0{st.st_mtime_ns}"
+    return cache / f"{hashlib.sha1(key.encode()).hexdigest()[:20]}.npz"
+
+
+def analyse_track(path: Path, model, batch: int) -> dict[str, np.ndarray]:
+    """Every window of ``path`` through the default model, as ``mgc tag --max-patches 0``
+    scores them: decoded in full by ``PatchStream``, predicted in batches."""
+    from pipelines.decode import AudioReader
+    from pipelines.inference import stack_windows
+    from pipelines.transforms import PatchStream
+
+    with AudioReader(str(path)) as reader:
+        header_s = reader.info.duration_s
+    stream = PatchStream(model.info.frontends)
+    windows = list(stream.patches(str(path)))
+    scores, embeddings = [], []
+    for start in range(0, len(windows), batch):
+        s, e = model.predict(stack_windows(windows[start:start + batch]))
+        scores.append(s)
+        embeddings.append(e)
+    return {"scores": np.concatenate(scores).astype(np.float32),
+            "embeddings": np.concatenate(embeddings).astype(np.float32),
+            "header_s": np.float64(header_s if header_s is not None else np.nan),
+            "decoded_s": np.float64(stream.duration_s)}
+
+
+def fill_cache(paths: Sequence[Path], cache: Path) -> list[Path]:
+    """The cache file of every track, computing those missing (the slow part: the model over
+    every window)."""
+    from mgc_model import tagger
+    from pipelines.inference import DEFAULT_BATCH_SIZE
+
+    info = tagger.describe(tagger.DEFAULT_MODEL)
+    cache.mkdir(parents=True, exist_ok=True)
+    files = [cache_file(cache, p, info.ref) for p in paths]
+    missing = [(p, f) for p, f in zip(paths, files, strict=True) if not f.exists()]
+    if missing:
+        log(f"analysing {len(missing)} tracks in full (cache: {cache}) ...")
+        model = tagger.load(tagger.DEFAULT_MODEL)
+        clock = time.perf_counter()
+        for i, (path, file) in enumerate(missing, 1):
+            result = analyse_track(path, model, DEFAULT_BATCH_SIZE)
+            tmp = file.with_suffix(".part.npz")
+            np.savez(tmp, path=str(path), model=info.ref, **result)
+            tmp.rename(file)
+            log(f"  {i}/{len(missing)} {path.name}: {len(result['scores'])} windows "
+                f"({time.perf_counter() - clock:.0f} s so far)")
+    return files
+
+
+
+def selected(n_windows: int, header_s: float, budget: int | None, cfg=None) -> list[int]:
+    """Indices of the windows ``--max-patches budget`` analyses in a track of ``n_windows``
+    back-to-back windows whose header says ``header_s``: ``PatchCutter``'s own choice
+    (``patch_starts`` on the header's frame count), None: every window. ``cfg``: the model's
+    first front-end (default: the default model's)."""
+    from mgc_model.frontend import patch_starts
+
+    if budget is None or np.isnan(header_s):
+        return list(range(n_windows))
+    if cfg is None:
+        from mgc_model import tagger
+
+        cfg = tagger.describe(tagger.DEFAULT_MODEL).frontend
+    starts = patch_starts(cfg.expected_frames(header_s), cfg, None, budget)
+    # a start past the decoded end is never cut (a header a little long): as PatchCutter
+    return [s // cfg.patch_frames for s in starts if s // cfg.patch_frames < n_windows]
+
+
+def track_scores(scores: np.ndarray, embeddings: np.ndarray, keep: Sequence[int]):
+    """The track's scores and embedding from the windows ``keep``, by ``MeanScores``: the
+    product's mean and per-track sharpening, not a copy of them."""
+    from mgc_model import tagger
+    from pipelines.transforms import MeanScores
+
+    mean = MeanScores(tagger.describe(tagger.DEFAULT_MODEL).track_temperature)
+    acc = mean.create_accumulator()
+    for i in keep:
+        acc = mean.add_input(acc, (scores[i], embeddings[i]))
+    return mean.extract_output(acc)
+
+
+def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """95% Wilson interval of a proportion k/n: on ~100 tracks one track is a percent."""
+    if n == 0:
+        return float("nan"), float("nan")
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return float(centre - half), float(centre + half)
+
+
+def measure(files: Sequence[Path], budgets: Sequence[int] = BUDGETS) -> dict:
+    """Agreement of each budget with the full analysis, over the cached tracks."""
+    from mgc_model import tagger
+
+    genres = tagger.describe(tagger.DEFAULT_MODEL).genres
+    tracks = []
+    for file in files:
+        with np.load(file) as data:
+            tracks.append({k: data[k] for k in ("scores", "embeddings", "header_s",
+                                                "decoded_s", "path")})
+    full = [track_scores(t["scores"], t["embeddings"], range(len(t["scores"]))) for t in tracks]
+    full_top = [genres[int(np.argmax(f.genre_scores))] for f in full]
+    rows = []
+    for budget in budgets:
+        agree, l1, max_abs, top_drop, cosine, analysed = [], [], [], [], [], []
+        for t, f in zip(tracks, full, strict=True):
+            keep = selected(len(t["scores"]), float(t["header_s"]), budget)
+            part = track_scores(t["scores"], t["embeddings"], keep)
+            diff = np.abs(part.genre_scores.astype(np.float64) - f.genre_scores)
+            best = int(np.argmax(f.genre_scores))
+            agree.append(int(np.argmax(part.genre_scores)) == best)
+            l1.append(diff.sum())
+            max_abs.append(diff.max())
+            top_drop.append(abs(float(part.genre_scores[best]) - float(f.genre_scores[best])))
+            e, g = part.embedding.astype(np.float64), f.embedding.astype(np.float64)
+            cosine.append(e @ g / (np.linalg.norm(e) * np.linalg.norm(g) + 1e-12))
+            analysed.append(len(keep))
+        agree = np.array(agree)
+        per_genre = {}
+        for g in sorted(set(full_top)):
+            mask = np.array([top == g for top in full_top])
+            per_genre[g] = {"tracks": int(mask.sum()), "agreement": float(agree[mask].mean())}
+        low, high = wilson(int(agree.sum()), len(agree))
+        rows.append({
+            "budget": budget, "agreement": float(agree.mean()), "agreement_95": [low, high],
+            "disagreeing_tracks": [str(t["path"]) for t, a in zip(tracks, agree, strict=True)
+                                   if not a],
+            "mean_l1": float(np.mean(l1)), "p95_max_abs": float(np.percentile(max_abs, 95)),
+            "mean_max_abs": float(np.mean(max_abs)), "max_abs": float(np.max(max_abs)),
+            "mean_top_score_diff": float(np.mean(top_drop)),
+            "mean_embedding_cosine": float(np.mean(cosine)),
+            "mean_windows": float(np.mean(analysed)), "per_genre": per_genre})
+    windows = [len(t["scores"]) for t in tracks]
+    minutes = [float(t["decoded_s"]) / 60 for t in tracks]
+    return {"tracks": len(tracks), "windows": int(sum(windows)),
+            "mean_windows_all": float(np.mean(windows)),
+            "minutes": {"mean": float(np.mean(minutes)), "min": float(np.min(minutes)),
+                        "max": float(np.max(minutes))},
+            "full_top_genres": {g: full_top.count(g) for g in sorted(set(full_top))},
+            "rows": rows}
+
+
+def choose(rows: Sequence[dict], target: float = TARGET_AGREEMENT) -> int | None:
+    """The rule: the smallest budget whose top-genre agreement with the full analysis is at
+    least ``target`` and stays so for every larger budget measured (one lucky budget between
+    two worse ones does not decide)."""
+    ok = [r["agreement"] >= target for r in rows]
+    for i, row in enumerate(rows):
+        if all(ok[i:]):
+            return row["budget"]
+    return None
+
+
+def plot(result: dict, path: Path) -> None:
+    """Agreement (overall with its 95% interval, and per genre) and score differences
+    against the budget."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = result["rows"]
+    x = [r["budget"] for r in rows]
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 8), sharex=True,
+                                      gridspec_kw={"height_ratios": [3, 2]})
+    for genre, n in sorted(result["full_top_genres"].items(), key=lambda kv: -kv[1]):
+        if n >= 5:
+            top.plot(x, [100 * r["per_genre"][genre]["agreement"] for r in rows],
+                     lw=0.9, alpha=0.7, label=f"{genre} ({n})")
+    top.fill_between(x, [100 * r["agreement_95"][0] for r in rows],
+                     [100 * r["agreement_95"][1] for r in rows], color="black", alpha=0.12)
+    top.plot(x, [100 * r["agreement"] for r in rows], "k-o", lw=2,
+             label=f"all {result['tracks']} tracks (95% interval)")
+    top.axhline(100 * result["target"], color="red", ls="--", lw=1,
+                label=f"target {result['target']:.0%}")
+    chosen = result["chosen"]
+    if chosen is not None:
+        top.axvline(chosen, color="red", lw=1)
+        top.annotate(f"default --max-patches {chosen}", (chosen, 60), rotation=90,
+                     va="bottom", ha="right", color="red", fontsize=9)
+    top.set_ylabel("top genre = full analysis's (%)")
+    top.set_ylim(50, 101)
+    top.legend(fontsize=8, loc="lower right", ncol=2)
+    top.set_title(f"Patch budget on {result['tracks']} full-length recordings "
+                  f"({result['minutes']['min']:.0f}-{result['minutes']['max']:.0f} min, mean "
+                  f"{result['mean_windows_all']:.0f} windows of 3 s)", fontsize=10)
+    bottom.plot(x, [r["mean_l1"] for r in rows], "b-o", label="mean L1 of the 16 scores")
+    bottom.plot(x, [r["p95_max_abs"] for r in rows], "g-s",
+                label="95th percentile of the largest score difference")
+    bottom.plot(x, [r["mean_top_score_diff"] for r in rows], "m-^",
+                label="mean |difference| of the full analysis's top score")
+    bottom.set_ylabel("difference from the full analysis")
+    bottom.set_xlabel("windows analysed per track (--max-patches N)")
+    bottom.set_xscale("log", base=2)
+    bottom.set_xticks(x, [str(v) for v in x])
+    bottom.legend(fontsize=8)
+    for ax in (top, bottom):
+        ax.grid(alpha=0.3)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def report(result: dict) -> str:
+    lines = [f"{'N':>4} {'agree':>6} {'95% interval':>13} {'mean L1':>8} {'p95 max':>8} "
+             f"{'max':>6} {'top diff':>8} {'emb cos':>7} {'windows':>7}"]
+    for r in result["rows"]:
+        low, high = r["agreement_95"]
+        lines.append(f"{r['budget']:>4} {r['agreement']:6.1%} {low:6.1%}-{high:6.1%} "
+                     f"{r['mean_l1']:8.3f} {r['p95_max_abs']:8.3f} {r['max_abs']:6.3f} "
+                     f"{r['mean_top_score_diff']:8.3f} {r['mean_embedding_cosine']:7.4f} "
+                     f"{r['mean_windows']:7.1f}")
+    genres = sorted(result["full_top_genres"], key=lambda g: -result["full_top_genres"][g])
+    lines.append("")
+    lines.append("per top genre of the full analysis (tracks): agreement at each N")
+    lines.append(f"{'genre':<22}" + "".join(f"{r['budget']:>6}" for r in result["rows"]))
+    for g in genres:
+        lines.append(f"{g + ' (' + str(result['full_top_genres'][g]) + ')':<22}" + "".join(
+            f"{r['per_genre'][g]['agreement']:6.0%}" for r in result["rows"]))
+    return "\n".join(lines)
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE,
+                        help=f"per-window scores, one file a track (default {DEFAULT_CACHE})")
+    parser.add_argument("--out", type=Path, default=BENCH / "out",
+                        help="where patch_budget.json and .png go (default bench/out)")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"tracks not in the cache: analyse at most {QUICK_TRACKS}")
+    parser.add_argument("--compute-only", action="store_true", help="fill the cache, no report")
+    parser.add_argument("--cached-only", action="store_true",
+                        help="report on the tracks already in the cache, analyse none")
+    parser.add_argument("--figure", type=Path, default=None,
+                        help="also write the PNG here (docs/figures/patch_budget.png)")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from mgc_model import tagger
+    from pipelines.tag import DEFAULT_MAX_PATCHES
+
+    args = parse_args(argv)
+    paths = corpus()
+    if not paths:
+        log("no recording found in " + ", ".join(CORPUS_DIRS) + ": nothing to measure")
+        return 1
+    note = ""
+    if args.quick or args.cached_only:
+        ref = tagger.describe(tagger.DEFAULT_MODEL).ref
+        cached = [p for p in paths if cache_file(args.cache, p, ref).exists()]
+        room = 0 if args.cached_only else max(0, QUICK_TRACKS - len(cached))
+        fresh = [p for p in paths if p not in cached][:room]
+        if len(cached) + len(fresh) < len(paths):
+            note = (f"{len(cached) + len(fresh)} of the {len(paths)} recordings "
+                    "(the rest are not in the cache yet); run without --quick for all")
+            log(note)
+        paths = cached + fresh
+    files = fill_cache(paths, args.cache)
+    if args.compute_only:
+        return 0
+    result = {"model": tagger.describe(tagger.DEFAULT_MODEL).ref, "corpus_dirs": CORPUS_DIRS,
+              "target": TARGET_AGREEMENT, "note": note, **measure(files)}
+    result["chosen"] = choose(result["rows"])
+    result["rule"] = (f"smallest N with top-genre agreement >= {TARGET_AGREEMENT:.0%} at N "
+                      "and at every larger N measured")
+    result["code_default"] = DEFAULT_MAX_PATCHES
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "patch_budget.json").write_text(json.dumps(result, indent=1))
+    plot(result, args.out / "patch_budget.png")
+    if args.figure:
+        plot(result, args.figure)
+    print(report(result))
+    print(f"\nrule: {result['rule']} -> N = {result['chosen']}; mgc tag's default "
+          f"--max-patches is {DEFAULT_MAX_PATCHES}"
+          + ("" if result["chosen"] == DEFAULT_MAX_PATCHES else "  (DIFFERENT: revisit it)"))
+    print(f"{args.out / 'patch_budget.json'}, {args.out / 'patch_budget.png'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
