@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 
 def providers() -> list[str]:
     """CUDA first where ``onnxruntime-gpu`` provides it, then the CPU."""
@@ -21,4 +23,10 @@ def inference_session(graph: bytes | str, threads: int | None = None):
     options.log_severity_level = 3  # likewise for this session's graph clean-up notes
     if threads:
         options.intra_op_num_threads = threads
-    return ort.InferenceSession(graph, options, providers=providers())
+    wanted = providers()
+    session = ort.InferenceSession(graph, options, providers=wanted)
+    if wanted[0] != session.get_providers()[0]:  # e.g. CUDA present, its libraries not
+        logging.getLogger(__name__).warning(
+            "onnxruntime runs this network on %s, not %s: it could not start the GPU provider "
+            "(its CUDA and cuDNN libraries)", session.get_providers()[0], wanted[0])
+    return session

@@ -124,3 +124,20 @@ def test_a_user_can_point_mgc_at_float_weights(tmp_path, monkeypatch, signals):
     chosen = yamnet.Yamnet(threads=1)
     expected = expit(session(path.read_bytes()).run(None, {"audio": signals[:, None]})[0])
     np.testing.assert_allclose(chosen(signals), expected, atol=1e-6)
+
+
+@pytest.mark.skipif("CUDAExecutionProvider" in ort.get_available_providers(),
+                    reason="a GPU build of onnxruntime starts its CUDA provider")
+def test_a_gpu_provider_that_does_not_start_is_reported(monkeypatch, caplog):
+    """Asked for CUDA, onnxruntime quietly runs on the CPU when CUDA cannot start: a GPU
+    worker that does so says it, rather than tagging at CPU speed unnoticed."""
+    import logging
+
+    from mgc_model import onnx_session
+
+    monkeypatch.setattr(onnx_session, "providers",
+                        lambda: ["CUDAExecutionProvider", "CPUExecutionProvider"])
+    with caplog.at_level(logging.WARNING, logger="mgc_model.onnx_session"):
+        model = yamnet.Yamnet()
+    assert model.session.get_providers()[0] == "CPUExecutionProvider"
+    assert "not CUDAExecutionProvider" in caplog.text
