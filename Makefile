@@ -26,6 +26,7 @@ test: install
 
 bench: install
 	$(PY) bench/run.py
+	$(PY) bench/patch_budget.py
 	$(PY) bench/writeback.py
 	$(PY) bench/training.py
 

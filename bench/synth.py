@@ -170,3 +170,19 @@ def write_long(path: Path, seed: int, minutes: float, sr: int = 44100) -> Path:
             out.write(block)
     tmp.rename(path)
     return path
+
+
+def write_track(path: Path, seed: int, seconds: float, sr: int = 44100) -> Path:
+    """Write one full-length song (the same tempo, key and timbre throughout) as MP3, rendered
+    30 seconds at a time so that memory stays small."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.stem + ".part.mp3")
+    s = song(seed)
+    with sf.SoundFile(str(tmp), "w", sr, 2, format="MP3") as out:
+        done = 0.0
+        while done < seconds:
+            piece = min(30.0, seconds - done)
+            out.write(render(s, piece, sr, offset_s=done))
+            done += piece
+    tmp.rename(path)
+    return path
