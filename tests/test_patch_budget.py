@@ -68,7 +68,8 @@ def test_the_measurement_scores_the_windows_the_product_keeps(seconds, budget):
 
 
 def test_the_rule_takes_the_smallest_budget_that_stays_above_the_target():
-    rows = [{"budget": b, "agreement": a} for b, a in
+    rows = [{"budget": b, "agreement_tie": a, "agreement": a - 0.1} for b, a in
             [(1, 0.5), (2, 0.98), (3, 0.9), (4, 0.97), (6, 0.99), (8, 1.0)]]
     assert patch_budget.choose(rows, 0.97) == 4  # 2 reached it once, then fell back
     assert patch_budget.choose(rows[:3], 0.97) is None
+    assert patch_budget.choose(rows, 0.9, key="agreement") == 8
