@@ -70,14 +70,14 @@ def test_capped_windows_from_seeking_equal_a_whole_decode(tmp_path, ext, sr):
 def test_regions_cover_every_window_and_skipping_the_rest_changes_none():
     """The front-end alone: audio outside ``regions`` replaced by ``skip`` gives the same
     windows, each front-end's, as the whole signal pushed through."""
-    n = 16000 * 60 + 77
+    n = 16000 * 40 + 77
     y = (np.random.default_rng(1).standard_normal(n) * 0.1).astype(np.float32)
     whole = WindowCutter(FRONTENDS, n / 16000, None, 8)
     expected = [w for i in range(0, n, 7001) for w in whole.push(y[i:i + 7001])]
     expected += list(whole.finish())
     cutter = WindowCutter(FRONTENDS, n / 16000, None, 8)
     regions = cutter.regions()
-    assert len(regions) == 8 and sum(b - a for a, b in regions) < 0.45 * n
+    assert sum(b - a for a, b in regions) < 0.75 * n  # 8 windows of 3 s in 40 s, merged
     got, position = [], 0
     for a, b in regions:
         got += cutter.skip(a - position)
