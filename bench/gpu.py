@@ -1,7 +1,7 @@
 """GPU benchmark: how fast one GPU tags full-length tracks, how busy it is, and how many decode
 workers it takes to keep it fed.
 
-One command on a machine with an NVIDIA GPU (TensorFlow built with CUDA, onnxruntime-gpu):
+One command on a machine with an NVIDIA GPU (onnxruntime-gpu, which runs both networks):
 
     python bench/gpu.py [--tracks 24] [--workers 1 2 4 8] [--batch-size 128]
 
@@ -42,26 +42,18 @@ def log(message: str) -> None:
 
 
 def devices() -> dict:
-    """What TensorFlow and onnxruntime see, and where the default model actually runs."""
+    """What onnxruntime (both networks of the default model run on it) can use."""
     import onnxruntime as ort
-    import tensorflow as tf
 
-    return {"tensorflow_gpus": [d.name for d in tf.config.list_physical_devices("GPU")],
-            "onnxruntime_providers": ort.get_available_providers(),
+    return {"onnxruntime_providers": ort.get_available_providers(),
             "nvidia_smi": shutil.which("nvidia-smi") is not None}
 
 
 def placement(model) -> dict:
-    """The device of musicnn's output tensor and the providers of YAMNet's session: proof that
-    inference is on the GPU, not an assumption."""
-    import numpy as np
-    import tensorflow as tf
-
-    cfg = model.info.frontend
-    x = tf.convert_to_tensor(np.zeros((2, cfg.patch_frames, cfg.n_mels), np.float32))
-    msd, _, _ = model._run(x)
+    """The providers each network's session actually runs on (onnxruntime falls back to the
+    CPU when CUDA cannot start): proof that inference is on the GPU, not an assumption."""
     yamnet = getattr(model, "_yamnet", None)
-    return {"musicnn_output_device": msd.device,
+    return {"musicnn_providers": model._session.get_providers(),
             "yamnet_providers": yamnet.session.get_providers() if yamnet else None}
 
 
@@ -118,7 +110,7 @@ def measure(model, paths: Sequence[str], workers: int, batch: int) -> dict:
     """Decode workers feed windows; this process batches them across tracks and predicts."""
     from pipelines.inference import stack_windows
 
-    # spawned, not forked: this process holds TensorFlow (and on a GPU, a CUDA context)
+    # spawned, not forked: this process holds onnxruntime sessions (on a GPU, a CUDA context)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         list(pool.map(_warm, range(workers)))
         sampler = GpuSampler()
@@ -160,20 +152,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from mgc_model import tagger
-    from pipelines.inference import DEFAULT_BATCH_SIZE, gpu_memory_growth
+    from pipelines.inference import DEFAULT_BATCH_SIZE
 
     found = devices()
-    on_gpu = bool(found["tensorflow_gpus"])
+    on_gpu = "CUDAExecutionProvider" in found["onnxruntime_providers"]
     if not on_gpu:
-        log("NO GPU: TensorFlow sees no GPU, so this runs on the CPU as a dry check of the "
-            "script. These are NOT GPU figures.")
+        log("NO GPU: onnxruntime has no CUDA provider, so this runs on the CPU as a dry check "
+            "of the script. These are NOT GPU figures.")
     cores = os.cpu_count() or 1
     workers = args.workers or [w for w in (1, 2, 4, 8, 16, 32) if w <= cores] or [1]
     batch = args.batch_size or (128 if on_gpu else DEFAULT_BATCH_SIZE)
     paths = [str(p) for p in run.make_library(args.tracks)]
-    gpu_memory_growth()
     model = tagger.load(tagger.DEFAULT_MODEL)
     where = placement(model)
+    if on_gpu and "CUDAExecutionProvider" not in where["musicnn_providers"]:
+        log("WARNING: CUDA is there but musicnn's session runs on the CPU (see the log above)")
     log(f"devices: {found}; placement: {where}")
     results = []
     for w in workers:
