@@ -168,7 +168,7 @@ def track_scores(scores: np.ndarray, embeddings: np.ndarray, keep: Sequence[int]
     from mgc_model import tagger
     from pipelines.transforms import MeanScores
 
-    mean = MeanScores(tagger.describe(tagger.DEFAULT_MODEL).track_temperature)
+    mean = MeanScores(tagger.describe(tagger.DEFAULT_MODEL))
     acc = mean.create_accumulator()
     for i in keep:
         acc = mean.add_input(acc, (scores[i], embeddings[i]))
