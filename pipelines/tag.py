@@ -52,7 +52,8 @@ class TagOptions:
 
     model: str = tagger.DEFAULT_MODEL
     hop_seconds: float | None = None  # default: patches back to back
-    max_patches: int = DEFAULT_MAX_PATCHES  # cap per track, spread evenly over it; 0: none
+    # cap per track, spread evenly over it; 0 (or None, as callers of mgc 0.1 wrote it): none
+    max_patches: int | None = DEFAULT_MAX_PATCHES
     batch_size: int = DEFAULT_BATCH_SIZE
     top_k: int = 3
     threshold: float = 0.1
@@ -62,7 +63,8 @@ class TagOptions:
     def validate(self, genres: Sequence[str] | None = None) -> None:
         if self.hop_seconds is not None and self.hop_seconds <= 0:
             raise ValueError("--hop-seconds must be positive")
-        if not isinstance(self.max_patches, int) or self.max_patches < 0:
+        if self.max_patches is not None and (not isinstance(self.max_patches, int)
+                                             or self.max_patches < 0):
             raise ValueError("--max-patches must be a whole number, 0 for every patch")
         if self.batch_size <= 0:
             raise ValueError("--batch-size must be positive")

@@ -24,6 +24,7 @@ def test_tag_caps_by_default_and_zero_means_every_patch():
     assert tag_parser().parse_args(["x", "-o", "y"]).max_patches == DEFAULT_MAX_PATCHES > 0
     assert TagOptions().max_patches == DEFAULT_MAX_PATCHES
     TagOptions(max_patches=0).validate()  # every patch
+    TagOptions(max_patches=None).validate()  # every patch, as mgc 0.1's callers (learn) say it
     with pytest.raises(ValueError, match="--max-patches must be a whole number, 0 for every"):
         TagOptions(max_patches=-1).validate()
 
