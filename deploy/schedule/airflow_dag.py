@@ -41,7 +41,6 @@ with DAG(
                     "inputs": f"gs://{BUCKET}/music/",
                     "output": f"gs://{BUCKET}/mgc/tags",
                     "incremental": "true",
-                    "max_patches": "10",
                     "sdk_container_image": IMAGE,
                 },
                 "environment": {

@@ -19,7 +19,6 @@ BODY=$(cat <<JSON
       "inputs": "gs://${BUCKET}/music/",
       "output": "gs://${BUCKET}/mgc/tags",
       "incremental": "true",
-      "max_patches": "10",
       "sdk_container_image": "${IMAGE}"
     },
     "environment": {
