@@ -190,12 +190,17 @@ def _make_clip(i: int) -> str:
 
 def make_corpus(n: int) -> list[Path]:
     """The first ``n`` clips (seeded: --quick uses a prefix of the same corpus), made if absent."""
-    paths = [CLIPS / f"clip-{i:03d}.mp3" for i in range(n)]
+    return _synthesise_missing([CLIPS / f"clip-{i:03d}.mp3" for i in range(n)], _make_clip,
+                               f"clips of {CLIP_SECONDS:.0f} s into {CLIPS}")
+
+
+def _synthesise_missing(paths: list[Path], make: Callable[[int], str], what: str) -> list[Path]:
+    """``paths``, each made by ``make(index)`` on every core where it is absent."""
     missing = [i for i, p in enumerate(paths) if not p.exists()]
     if missing:
-        log(f"synthesising {len(missing)} clips of {CLIP_SECONDS:.0f} s into {CLIPS} ...")
+        log(f"synthesising {len(missing)} {what} ...")
         with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            list(pool.map(_make_clip, missing))
+            list(pool.map(make, missing))
     return paths
 
 
@@ -213,13 +218,8 @@ def _make_track(i: int) -> str:
 
 def make_library(n: int) -> list[Path]:
     """``n`` full-length songs of 3 to 6 minutes (MP3, 44.1 kHz stereo), made if absent."""
-    paths = [LIBRARY / f"track-{i:02d}.mp3" for i in range(n)]
-    missing = [i for i, p in enumerate(paths) if not p.exists()]
-    if missing:
-        log(f"synthesising {len(missing)} full-length tracks into {LIBRARY} ...")
-        with ProcessPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
-            list(pool.map(_make_track, missing))
-    return paths
+    return _synthesise_missing([LIBRARY / f"track-{i:02d}.mp3" for i in range(n)], _make_track,
+                               f"full-length tracks into {LIBRARY}")
 
 
 def make_long_file() -> Path:
