@@ -48,6 +48,11 @@ def cache_key() -> str:
     return digest.hexdigest()
 
 
+def cache_path() -> Path:
+    """Where this machine's converted graph for the installed checkpoints lives."""
+    return cache_dir() / f"musicnn-{cache_key()[:32]}.onnx"
+
+
 def convert(frontend: FrontendConfig) -> bytes:
     """(n, frames, mels) log-mel patches -> MSD tags (n, 50), MTT tags (n, 50) and both
     penultimate layers side by side (n, 400), as serialised ONNX."""
@@ -73,7 +78,7 @@ def convert(frontend: FrontendConfig) -> bytes:
 def session(frontend: FrontendConfig, threads: int | None = None):
     """An onnxruntime session over the graph: the cached one, else (none, or unreadable) one
     converted now and cached."""
-    path = cache_dir() / f"musicnn-{cache_key()[:32]}.onnx"
+    path = cache_path()
     if path.is_file():
         try:
             return inference_session(path.read_bytes(), threads)

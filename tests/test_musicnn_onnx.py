@@ -35,8 +35,7 @@ def test_graph_matches_original_networks(tagger: MusicnnGenreTagger) -> None:
 
 def test_cached_graph_is_reused_and_a_damaged_one_rebuilt(
         tagger: MusicnnGenreTagger, tmp_path, monkeypatch) -> None:
-    cached = musicnn_onnx.cache_dir() / f"musicnn-{musicnn_onnx.cache_key()[:32]}.onnx"
-    graph = cached.read_bytes()  # the tagger's session made it
+    graph = musicnn_onnx.cache_path().read_bytes()  # the tagger's session made it
     monkeypatch.setenv(musicnn_onnx.CACHE_ENV, str(tmp_path))
     conversions = []
     monkeypatch.setattr(musicnn_onnx, "convert",
