@@ -21,7 +21,7 @@ from schemas.tfrecord import decode_example
 # Keras 3.15 converts TensorFlow tensors with np.array(x, copy=False) on every step.
 pytestmark = [
     pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning"),
-    # the first test here trains the CNN fixture from scratch: 481 s on a slow 2-core machine
+    # the first test here trains the CNN fixture from scratch: ~220 s on a slow 2-core machine
     pytest.mark.timeout(1200),
 ]
 

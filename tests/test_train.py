@@ -74,7 +74,7 @@ def test_transfer_cli_writes_a_bundle_that_tags_unseen_artists(transfer_bundle, 
     assert metrics["accuracy"] >= 0.9, metrics["confusion_matrix"]
 
 
-@pytest.mark.timeout(1200)  # may train the CNN fixture (481 s on a slow 2-core machine)
+@pytest.mark.timeout(1200)  # may train the CNN fixture (~220 s on a slow 2-core machine)
 def test_cnn_trains_from_scratch_to_90_percent(cnn_bundle, fma_dataset, fma_fixture, tmp_path):
     from mgc_model.evaluate import evaluate
 
