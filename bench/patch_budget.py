@@ -153,13 +153,12 @@ def selected(n_windows: int, header_s: float, budget: int | None, cfg=None) -> l
     return [s // cfg.patch_frames for s in starts if s // cfg.patch_frames < n_windows]
 
 
-def centred(n_windows: int, budget: int | None) -> list[int]:
-    """An alternative spread, for comparison only: the middle window of each of ``budget``
-    equal parts of the track, so neither the first nor the last window (intros, fade-outs)
-    is always among them."""
+def ends_included(n_windows: int, budget: int | None) -> list[int]:
+    """The spread ``--max-patches`` used before, for comparison only: ``budget`` windows evenly
+    from the first to the last, so an intro and a fade-out are always among them."""
     if budget is None or budget >= n_windows:
         return list(range(n_windows))
-    return [int((k + 0.5) * n_windows / budget) for k in range(budget)]
+    return sorted({int(i) for i in np.round(np.linspace(0, n_windows - 1, budget))})
 
 
 def track_scores(scores: np.ndarray, embeddings: np.ndarray, keep: Sequence[int]):
@@ -188,7 +187,7 @@ def wilson(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
 def measure(files: Sequence[Path], budgets: Sequence[int] = BUDGETS,
             spread: str = "product") -> dict:
     """Agreement of each budget with the full analysis, over the cached tracks; ``spread``:
-    the windows ``--max-patches`` picks (``product``) or ``centred``'s."""
+    the windows ``--max-patches`` picks (``product``) or ``ends_included``'s."""
     from mgc_model import tagger
 
     genres = tagger.describe(tagger.DEFAULT_MODEL).genres
@@ -209,7 +208,7 @@ def measure(files: Sequence[Path], budgets: Sequence[int] = BUDGETS,
         agree, l1, max_abs, top_drop, cosine, analysed, top2, tied = ([] for _ in range(8))
         for t, f in zip(tracks, full, strict=True):
             keep = (selected(len(t["scores"]), float(t["header_s"]), budget)
-                    if spread == "product" else centred(len(t["scores"]), budget))
+                    if spread == "product" else ends_included(len(t["scores"]), budget))
             part = track_scores(t["scores"], t["embeddings"], keep)
             diff = np.abs(part.genre_scores.astype(np.float64) - f.genre_scores)
             best = int(np.argmax(f.genre_scores))
@@ -299,9 +298,9 @@ def plot(result: dict, path: Path) -> None:
              label=f"all, same or tied within {TIE:g} (the rule)")
     top.axhline(100 * result["split_half_agreement"], color="grey", lw=1, ls="-.",
                 label="full analysis: odd vs even windows")
-    if result.get("centred"):
-        top.plot(x, [100 * r["agreement"] for r in result["centred"]], color="grey", ls=":",
-                 marker=".", label="all, centred spread (comparison)")
+    if result.get("ends_included"):
+        top.plot(x, [100 * r["agreement_tie"] for r in result["ends_included"]], color="grey",
+                 ls=":", marker=".", label="the rule, first-to-last spread (before)")
     top.axhline(100 * result["target"], color="red", ls="--", lw=1,
                 label=f"target {result['target']:.0%}")
     chosen = result["chosen"]
@@ -412,7 +411,7 @@ def main(argv: Sequence[str] | None = None) -> int:
               "target": TARGET_AGREEMENT, "note": note, **measure(files)}
     result["chosen"] = choose(result["rows"])
     result["chosen_strict"] = choose(result["rows"], key="agreement")
-    result["centred"] = measure(files, spread="centred")["rows"]
+    result["ends_included"] = measure(files, spread="ends_included")["rows"]
     result["rule"] = (f"smallest N whose top genre is the full analysis's, or one it scores "
                       f"within {TIE:g} of it, on >= {TARGET_AGREEMENT:.0%} of the tracks, at N "
                       "and at every larger N measured")
@@ -423,8 +422,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.figure:
         plot(result, args.figure)
     print(report(result))
-    print("centred spread (comparison, not what --max-patches picks): " + ", ".join(
-        f"N={r['budget']} {r['agreement']:.1%}" for r in result["centred"]))
+    print("first-to-last spread (before; the rule's agreement): " + ", ".join(
+        f"N={r['budget']} {r['agreement_tie']:.1%}" for r in result["ends_included"]))
     print(f"\nrule: {result['rule']} -> N = {result['chosen']}; mgc tag's default "
           f"--max-patches is {DEFAULT_MAX_PATCHES}"
           + ("" if result["chosen"] == DEFAULT_MAX_PATCHES else "  (DIFFERENT: revisit it)"))

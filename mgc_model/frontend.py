@@ -203,8 +203,10 @@ def patch_starts(n_frames: int, cfg: FrontendConfig, hop_frames: int | None = No
     """First frame of each patch of a track with ``n_frames`` frames.
 
     Patches follow each other every ``hop_frames`` (default: back to back, as musicnn's tagger
-    does); with ``max_patches`` the kept ones are spread evenly over the whole track. A track
-    shorter than one patch has one, repeat-padded (see ``pad_short``).
+    does). With ``max_patches`` the track is cut into that many equal parts and the middle
+    patch of each is kept: neither the first nor the last patch (an intro, a fade-out) is always
+    among them, which agrees more with analysing every patch (``bench/patch_budget.py``). A
+    track shorter than one patch has one, repeat-padded (see ``pad_short``).
     """
     hop = hop_frames or cfg.patch_frames
     if hop <= 0:
@@ -215,8 +217,8 @@ def patch_starts(n_frames: int, cfg: FrontendConfig, hop_frames: int | None = No
     if max_patches is not None and len(starts) > max_patches:
         if max_patches <= 0:
             raise ValueError("max_patches must be positive")
-        keep = np.unique(np.round(np.linspace(0, len(starts) - 1, max_patches)).astype(int))
-        starts = [starts[i] for i in keep]
+        n = len(starts)
+        starts = [starts[(2 * k + 1) * n // (2 * max_patches)] for k in range(max_patches)]
     return starts
 
 

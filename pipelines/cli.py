@@ -120,10 +120,10 @@ def tag_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hop-seconds", type=float, default=None,
                         help="distance between patch starts (default: patch length, 3 s)")
     parser.add_argument("--max-patches", type=int, default=DEFAULT_MAX_PATCHES, metavar="N",
-                        help="analyse at most N 3 s patches per track, spread evenly over it, "
-                        "decoding only the audio they read (default: "
+                        help="analyse at most N 3 s patches per track, the middles of N equal "
+                        "parts of it, decoding only the audio they read (default: "
                         f"{DEFAULT_MAX_PATCHES}: on full-length recordings its top genre is "
-                        "that of every patch, or within 0.05 of it, for 99%% of the tracks; "
+                        "that of every patch, or within 0.05 of it, for 97%% of the tracks; "
                         "0: every patch)")
     parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
                         help="patches per inference batch, across tracks (default: "
@@ -370,8 +370,8 @@ def extract_parser() -> argparse.ArgumentParser:
     parser.add_argument("--hop-seconds", type=float, default=None,
                         help="distance between patch starts (default: patch length, 3 s)")
     parser.add_argument("--max-patches", type=int, default=None,
-                        help="at most this many patches per track, spread evenly over it "
-                        "(default: every patch, as training wants)")
+                        help="at most this many patches per track, the middles of as many "
+                        "equal parts (default: every patch, as training wants)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no progress line, even on a terminal")
     return parser

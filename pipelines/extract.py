@@ -43,7 +43,7 @@ class ExtractOptions:
     """What a user may tune about extraction (the CLI flags of ``mgc extract``)."""
 
     hop_seconds: float | None = None  # default: patches back to back
-    max_patches: int | None = None  # cap per track, spread evenly over it
+    max_patches: int | None = None  # cap per track: the middles of that many equal parts
     frontend: FrontendConfig = FrontendConfig()
 
     def validate(self) -> None:

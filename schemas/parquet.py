@@ -15,9 +15,10 @@ import pyarrow as pa
 GENRES_METADATA_KEY = b"mgc.genres"
 MODEL_METADATA_KEY = b"mgc.model"
 
-# Bump when a tag row gains or changes a column: an incremental run carries over only rows
-# of its own version (``pipelines.incremental.state_key``).
-TAGS_VERSION = 3
+# Bump when a tag row gains or changes a column, or is computed from other windows: an
+# incremental run carries over only rows of its own version (``pipelines.incremental.state_key``).
+# 4: a capped track's windows are the middles of N equal parts, no longer first to last.
+TAGS_VERSION = 4
 
 STAGES = ("match", "decode", "frontend", "features", "inference", "write")
 

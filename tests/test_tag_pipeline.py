@@ -131,7 +131,7 @@ def test_durations_channels_and_patches(tagged):
     assert tags.loc["clip.ogg", "n_patches"] == 1  # repeat-padded to one patch
     assert tags.loc["clip.ogg", "duration_s"] == pytest.approx(0.5, abs=0.02)
     assert tags.loc["silence.flac", "duration_s"] == pytest.approx(600)
-    assert tags.loc["silence.flac", "n_patches"] == 12  # --max-patches caps, spread evenly
+    assert tags.loc["silence.flac", "n_patches"] == 12  # --max-patches caps it
     assert tags.loc["long.flac", "n_patches"] == 12
     assert tags.loc["Ünïcødé ♫ 音楽.mp3", "duration_s"] == pytest.approx(4.0, abs=0.05)
 
