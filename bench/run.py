@@ -397,17 +397,29 @@ def library_decode(paths: Sequence[Path]) -> list[Row]:
 def library_rows(paths: Sequence[Path]) -> dict[str, Row]:
     """``mgc tag`` over full-length tracks: today's way (every patch of a whole decode,
     ``--max-patches 0``) and the default (the patch budget, decoded by seeking), one after
-    the other in this run, plus decode alone each way."""
-    rows = {"today": best_of(lambda: run_cli("library-every-patch", paths,
-                                             ["--max-patches", "0"], every_window=False)),
-            "default": best_of(lambda: run_cli("library-default", paths,
-                                               every_window=False))}
+    the other in this run, each also on the first track alone, plus decode alone each way.
+
+    Two projections for the whole library: the run's tracks/s, which counts the start-up of a
+    short run (model loading, the graph, the outputs: seconds) as if every few tracks paid it
+    again; and the start-up once plus each further track's marginal cost, the difference
+    between the run and its one-track run."""
+    args = {"today": ["--max-patches", "0"], "default": []}
+    rows = {k: best_of(lambda k=k: run_cli(f"library-{k}", paths, args[k], every_window=False))
+            for k in args}
     minutes = sum(library_seconds(i) for i in range(len(paths))) / 60
-    for row in rows.values():
-        rate = row.extra["pipeline_tracks_per_s"]
-        row.extra["projected_hours"] = LIBRARY_SIZE / rate / 3600
+    for key, row in rows.items():
+        one = best_of(lambda k=key: run_cli(f"library-{k}-one-track", paths[:1], args[k],
+                                            every_window=False))
+        first_s, all_s = one.extra["pipeline_wall_s"], row.extra["pipeline_wall_s"]
+        marginal = (all_s - first_s) / max(1, len(paths) - 1)
+        row.extra["one_track_pipeline_s"] = first_s
+        row.extra["marginal_s_per_track"] = marginal
+        row.extra["projected_hours"] = LIBRARY_SIZE / row.extra["pipeline_tracks_per_s"] / 3600
+        row.extra["projected_hours_marginal"] = (first_s + (LIBRARY_SIZE - 1) * marginal) / 3600
         row.note = (f"{row.note or 'default options'}; {len(paths)} tracks, {minutes:.0f} min; "
-                    f"{LIBRARY_SIZE:,} such tracks: {row.extra['projected_hours']:.1f} h")
+                    f"{LIBRARY_SIZE:,} such tracks: {row.extra['projected_hours']:.1f} h at this "
+                    f"run's rate, {row.extra['projected_hours_marginal']:.1f} h at {marginal:.2f} "
+                    f"s a further track (one track alone: {first_s:.1f} s)")
     for row in library_decode(paths):
         rows[row.name] = row
     return rows
@@ -424,6 +436,12 @@ def library_ratios(rows: dict[str, Row]) -> dict[str, float]:
             default.extra["projected_hours"]),
         f"library: projected hours for {LIBRARY_SIZE:,} tracks, every patch (today)": (
             today.extra["projected_hours"]),
+        f"library_hours: projected hours for {LIBRARY_SIZE:,} tracks, default, start-up once": (
+            default.extra["projected_hours_marginal"]),
+        f"library: projected hours for {LIBRARY_SIZE:,} tracks, every patch, start-up once": (
+            today.extra["projected_hours_marginal"]),
+        "library: default vs every patch, marginal time per track": (
+            today.extra["marginal_s_per_track"] / default.extra["marginal_s_per_track"]),
     }
 
 
