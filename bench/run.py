@@ -404,12 +404,10 @@ def library_rows(paths: Sequence[Path]) -> dict[str, Row]:
     again; and the start-up once plus each further track's marginal cost, the difference
     between the run and its one-track run."""
     args = {"today": ["--max-patches", "0"], "default": []}
-    rows = {k: best_of(lambda k=k: run_cli(f"library-{k}", paths, args[k], every_window=False))
-            for k in args}
+    rows = {k: best_of(lambda k=k: run_cli(f"library-{k}", paths, args[k])) for k in args}
     minutes = sum(library_seconds(i) for i in range(len(paths))) / 60
     for key, row in rows.items():
-        one = best_of(lambda k=key: run_cli(f"library-{k}-one-track", paths[:1], args[k],
-                                            every_window=False))
+        one = best_of(lambda k=key: run_cli(f"library-{k}-one-track", paths[:1], args[k]))
         first_s, all_s = one.extra["pipeline_wall_s"], row.extra["pipeline_wall_s"]
         marginal = (all_s - first_s) / max(1, len(paths) - 1)
         row.extra["one_track_pipeline_s"] = first_s
@@ -642,13 +640,10 @@ def spawn(cmd: Sequence[str], logfile: Path, env: dict[str, str] | None = None
 
 
 def run_cli(name: str, inputs: Sequence[Path | str], args: Sequence[str] = (),
-            env: dict[str, str] | None = None, state_from: str | None = None,
-            every_window: bool = True) -> Row:
+            env: dict[str, str] | None = None, state_from: str | None = None) -> Row:
     """``mgc tag`` in a subprocess: wall time around it, run.json's pipeline time, peak RSS
     (wait4's ru_maxrss: the largest single process) and the sampled whole-tree RSS.
-    ``state_from``: start from a copy of that run's output (the state of --incremental).
-    ``every_window``: ``--max-patches 0``, so that a 30 s clip's run does the work the
-    model-only rows and musicnn's own tagger do (10 windows); False: the default budget."""
+    ``state_from``: start from a copy of that run's output (the state of --incremental)."""
     import pyarrow.parquet as pq
 
     out = RUNS / name
@@ -656,8 +651,7 @@ def run_cli(name: str, inputs: Sequence[Path | str], args: Sequence[str] = (),
     out.parent.mkdir(parents=True, exist_ok=True)
     if state_from:
         shutil.copytree(RUNS / state_from, out)
-    cmd = [BIN / "mgc", "tag", *inputs, "--output", out,
-           *(["--max-patches", "0"] if every_window else []), *args]
+    cmd = [BIN / "mgc", "tag", *inputs, "--output", out, *args]
     result, meter = spawn(cmd, RUNS / f"{name}.log", env)
     run = json.loads((out / "run.json").read_text())
     tags = pq.read_table(out / "tags", columns=["n_patches", "genre"])
@@ -686,7 +680,7 @@ def run_cli(name: str, inputs: Sequence[Path | str], args: Sequence[str] = (),
                })
 
 
-def incremental_rerun(clips: Sequence[Path], base: str = "e2e-every-window") -> Row:
+def incremental_rerun(clips: Sequence[Path], base: str = "e2e-default") -> Row:
     """``mgc tag --incremental`` over the corpus, on the state the ``base`` run left: every
     file is unchanged, so every row is carried over (the row's tracks count the rows carried)."""
     row = run_cli(f"{base}-incremental-no-change", clips, ["--incremental"], state_from=base)
@@ -1017,14 +1011,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["matmul_gflops"] = peak
     results["model_flops"] = flops
 
-    log("(a) end to end: mgc tag on every window, then with mgc 0.1's model, then with the "
-        "default patch budget ...")
-    e2e = best_of(lambda: run_cli("e2e-every-window", clips))
+    log("(a) end to end: mgc tag, default options, then with mgc 0.1's model ...")
+    e2e = best_of(lambda: run_cli("e2e-default", clips))
     rows.append(e2e)
     e2e_old = best_of(lambda: run_cli("e2e-musicnn-0.1", clips, ["--model", "musicnn"]))
     rows.append(e2e_old)
-    e2e_default = best_of(lambda: run_cli("e2e-default", clips, every_window=False))
-    rows.append(e2e_default)
     library: dict[str, Row] = {}
     if "library" not in args.skip:
         tracks = make_library(args.library_tracks)
@@ -1126,10 +1117,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                              / musicnn.tracks_per_s)
         ratios["e2e_vs_musicnn per network (2 nets vs 1, subprocess wall)"] = (
             2 * e2e.tracks_per_s / musicnn.tracks_per_s)
-        ratios["e2e_vs_musicnn per file, default budget (subprocess wall)"] = (
-            e2e_default.tracks_per_s / musicnn.tracks_per_s)
-        ratios["e2e_vs_musicnn per file, default budget (pipeline wall)"] = (
-            e2e_default.extra["pipeline_tracks_per_s"] / musicnn.tracks_per_s)
     if args.experiment_files == len(clips):  # same corpus: comparable with the e2e ratio
         for variant, row in variant_rows.items():
             ratios[f"pipeline/model with {variant} (pipeline wall)"] = (

@@ -222,6 +222,18 @@ def patch_starts(n_frames: int, cfg: FrontendConfig, hop_frames: int | None = No
     return starts
 
 
+def budget_windows(n_windows: int, header_s: float, max_patches: int | None,
+                   cfg: FrontendConfig) -> list[int]:
+    """Which of a track's ``n_windows`` back-to-back windows (every window analysed, its header
+    saying ``header_s``) ``--max-patches`` keeps: ``PatchCutter``'s own choice, for measuring
+    a budget on outputs computed once for every window. None or NaN: all of them."""
+    if max_patches is None or np.isnan(header_s):
+        return list(range(n_windows))
+    starts = patch_starts(cfg.expected_frames(header_s), cfg, None, max_patches)
+    # a start past the decoded end is never cut (a header a little long): as PatchCutter
+    return [s // cfg.patch_frames for s in starts if s // cfg.patch_frames < n_windows]
+
+
 def pad_short(logmel: np.ndarray, cfg: FrontendConfig) -> np.ndarray:
     """Repeat a short spectrogram until it fills one patch, as musicnn was trained
     (its config says ``pad_short: repeat-pad``)."""

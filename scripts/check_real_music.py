@@ -41,8 +41,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mgc_model import genres, mapping, metrics, yamnet  # noqa: E402
-from mgc_model.frontend import FrontendConfig  # noqa: E402
+from mgc_model.frontend import FrontendConfig, budget_windows  # noqa: E402
 from mgc_model.musicnn_checkpoints import MSD_LABELS, MTT_LABELS  # noqa: E402
+from pipelines.tag import DEFAULT_MAX_PATCHES  # noqa: E402
+from pipelines.writeback import CONFIDENT_SCORE  # noqa: E402
 
 AUDIO_SUFFIXES = {".flac", ".ogg", ".opus", ".mp3", ".wav", ".aiff", ".aif"}
 CANDIDATES = {
@@ -250,8 +252,13 @@ def fit_temperature(clips, outs, yamnet_key: str = "YAMNet") -> float:
     return float(np.exp(minimize_scalar(loss, bounds=(-4.0, 1.0), method="bounded").x))
 
 
-def leave_one_source_out_default(clips, outs, yamnet_key="YAMNet") -> tuple[np.ndarray, list]:
-    """The default's scores, each source's clips with a temperature fitted without them."""
+def leave_one_source_out_default(clips, outs, yamnet_key="YAMNet",
+                                 max_patches: int | None = None) -> tuple[np.ndarray, list]:
+    """The default's scores, each source's clips with a temperature fitted without them (on
+    every window, as the shipped one was); ``max_patches``: each clip scored on the windows
+    ``mgc tag --max-patches`` keeps."""
+    import soundfile as sf
+
     scores = np.zeros((len(clips), len(genres.FMA_GENRES)), np.float32)
     temperatures = []
     for held in sorted({c.source for c in clips}):
@@ -259,7 +266,10 @@ def leave_one_source_out_default(clips, outs, yamnet_key="YAMNet") -> tuple[np.n
         temperatures.append(t)
         for i, c in enumerate(clips):
             if c.source == held:
-                scores[i] = gated_scores(outs[c.path], t, yamnet_key)
+                out = outs[c.path]
+                keep = budget_windows(len(out["MSD"]), sf.info(str(c.path)).duration,
+                                      max_patches, Networks.FRONTENDS[0])
+                scores[i] = gated_scores({k: v[keep] for k, v in out.items()}, t, yamnet_key)
     return scores, temperatures
 
 
@@ -399,8 +409,22 @@ def main(argv: list[str] | None = None) -> int:
     results["float YAMNet"] = {**evaluate(clips, float_scores), "same_top_genre": same}
     print(f"  with float YAMNet: accuracy {results['float YAMNet']['accuracy']:.1%}, top "
           f"genre as with the int8 graph on {same:.1%} of clips")
-
+    budget_scores, _ = leave_one_source_out_default(clips, outs, max_patches=DEFAULT_MAX_PATCHES)
+    same = float((scores.argmax(1) == budget_scores.argmax(1)).mean())
+    name = f"{DEFAULT}, --max-patches {DEFAULT_MAX_PATCHES} (mgc tag's default budget)"
+    results["default budget"] = {**evaluate(clips, budget_scores), "same_top_genre": same,
+                                 "max_patches": DEFAULT_MAX_PATCHES}
+    print_result(name, results["default budget"], None)
+    print(f"  top genre as on every window for {same:.1%} of clips")
     truth = np.array([genres.FMA_GENRES.index(c.genre) for c in clips])
+    for label, table in (("every window", scores), ("default budget", budget_scores)):
+        precision, share = metrics.precision_at(table.max(axis=1),
+                                                table.argmax(axis=1) == truth, CONFIDENT_SCORE)
+        results[f"write_back_{label.replace(' ', '_')}"] = {"precision": precision,
+                                                              "share_written": share}
+        print(f"  {label}: at the write-back default {CONFIDENT_SCORE:.2f}, writes {share:.0%}"
+              f", right {'-' if precision is None else f'{precision:.1%}'} (cross-validated)")
+
     confidence, correct = scores.max(axis=1), scores.argmax(axis=1) == truth
     threshold = metrics.threshold_for_precision(confidence, correct, TARGET_PRECISION)
     write_back = {"target_precision": TARGET_PRECISION, "min_score": threshold}

@@ -74,3 +74,14 @@ def test_the_rule_takes_the_smallest_budget_that_stays_above_the_target():
     assert patch_budget.choose(rows, 0.97) == 4  # 2 reached it once, then fell back
     assert patch_budget.choose(rows[:3], 0.97) is None
     assert patch_budget.choose(rows, 0.9, key="agreement") == 8
+
+
+def test_the_default_budget_leaves_a_30_s_clip_whole():
+    """The model's figures were measured on 30 s clips: the default analyses them whole."""
+    rows = [{"budget": b, "agreement_tie": a} for b, a in [(4, 0.9), (6, 0.98), (16, 0.99)]]
+    assert patch_budget.choose(rows) == 6
+    assert patch_budget.default_budget(rows) == patch_budget.CLIP_WINDOWS == 10
+    assert patch_budget.default_budget([{"budget": 16, "agreement_tie": 0.99}]) == 16
+    assert DEFAULT_MAX_PATCHES >= patch_budget.CLIP_WINDOWS
+    cfg = FrontendConfig()
+    assert cfg.expected_frames(30.0) // cfg.patch_frames == patch_budget.CLIP_WINDOWS
