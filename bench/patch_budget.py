@@ -312,13 +312,9 @@ def plot(result: dict, path: Path) -> None:
     low = min(100 * r["agreement"] for r in rows)
     rule = result.get("agreement_rule")
     if rule is not None and rule != chosen:
-        top.axvline(rule, color="red", lw=1, ls=":")
-        top.annotate(f"the agreement rule alone: {rule}", (rule, low + 0.45 * (100 - low)),
-                     rotation=90, va="bottom", ha="right", color="red", fontsize=8)
+        top.axvline(rule, color="red", lw=1, ls=":", label=f"the agreement rule alone: {rule}")
     if chosen is not None:
-        top.axvline(chosen, color="red", lw=1)
-        top.annotate(f"default --max-patches {chosen}", (chosen, low + 0.45 * (100 - low)),
-                     rotation=90, va="bottom", ha="right", color="red", fontsize=9)
+        top.axvline(chosen, color="red", lw=1.5, label=f"default --max-patches {chosen}")
     top.set_ylabel("top genre = full analysis's (%)")
     top.set_ylim(max(0, low - 5), 101)
     top.legend(fontsize=8, loc="lower right", ncol=2)
