@@ -267,9 +267,11 @@ def leave_one_source_out_default(clips, outs, yamnet_key="YAMNet",
         for i, c in enumerate(clips):
             if c.source == held:
                 out = outs[c.path]
-                keep = budget_windows(len(out["MSD"]), sf.info(str(c.path)).duration,
-                                      max_patches, Networks.FRONTENDS[0])
-                scores[i] = gated_scores({k: v[keep] for k, v in out.items()}, t, yamnet_key)
+                if max_patches is not None:  # the clip's header length: only a budget needs it
+                    keep = budget_windows(len(out["MSD"]), sf.info(str(c.path)).duration,
+                                          max_patches, Networks.FRONTENDS[0])
+                    out = {k: v[keep] for k, v in out.items()}
+                scores[i] = gated_scores(out, t, yamnet_key)
     return scores, temperatures
 
 
