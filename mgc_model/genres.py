@@ -203,20 +203,21 @@ def _check(name: str, tags: np.ndarray, n_labels: int) -> np.ndarray:
 
 
 def tags_to_genre_scores(msd_tags: np.ndarray, mtt_tags: np.ndarray, *,
-                         calibrated: bool = True) -> np.ndarray:
+                         priors: np.ndarray | None = None) -> np.ndarray:
     """Per-patch tag probabilities of both models -> (n, 16) genre distribution (float32).
 
     ``msd_tags`` is MSD_musicnn's output (n, 50) and ``mtt_tags`` MTT_musicnn's (n, 50), rows
     aligned patch by patch, columns in ``MSD_LABELS``/``MTT_LABELS`` order. Each row of the
     result is non-negative and sums to 1 over ``FMA_GENRES``; Spoken is always 0 (no tag
-    indicates it). ``calibrated=False`` skips the division by the priors, for comparison only.
+    indicates it). ``priors`` (100,), MSD's then MTT's, replaces ``MSD_PRIOR``/``MTT_PRIOR``:
+    for measurement only (priors refitted without the clips scored, or ones for no calibration).
     """
     msd = _check("msd_tags", msd_tags, len(MSD_LABELS))
     mtt = _check("mtt_tags", mtt_tags, len(MTT_LABELS))
     if msd.shape[0] != mtt.shape[0]:
         raise ValueError(f"msd_tags has {msd.shape[0]} patches but mtt_tags {mtt.shape[0]}")
     tags = np.concatenate([msd, mtt], axis=1)
-    priors = _PRIORS if calibrated else np.ones_like(_PRIORS)
+    priors = _PRIORS if priors is None else np.asarray(priors, np.float32)
     lift = (tags + LIFT_EPS) / (priors + LIFT_EPS)  # (n, 100), always > 0
     evidence = np.zeros((tags.shape[0], len(FMA_GENRES)), np.float32)
     for g, rows in enumerate(_GENRE_TAGS):

@@ -96,7 +96,7 @@ class OwnerNotKept(WriteError):
 
 # The top score above which the default model is right at least 9 times in 10: on the
 # real-music check corpus (scripts/check_real_music.py, leave-one-source-out) the tracks
-# scored at least this were 22% of all and 90.7% of them right. The write-back default, and
+# scored at least this were 22% of all and 90.9% of them right. The write-back default, and
 # what run.json, the summary and the classify page count as confident.
 CONFIDENT_SCORE = 0.85
 
