@@ -368,7 +368,7 @@ def print_fit(clips, outs) -> None:
 
 DEFAULT = "default: musicnn + YAMNet speech gate"
 # genres.MSD_PRIOR/MTT_PRIOR were measured on 79 clips of this corpus (its first version), so
-# with them are partly in-sample; they are reported beside the refitted ones, not instead.
+# figures with them are partly in-sample; they are reported beside the refitted ones, not instead.
 AS_SHIPPED = ", tag priors as shipped (measured on 79 of these clips)"
 V1_SHIPPED = f"musicnn v1{AS_SHIPPED}"
 
