@@ -94,6 +94,7 @@ def test_flex_template_parameters_become_an_mgc_tag_command():
     argv = flex.tag_argv([
         "--inputs=gs://b/music/,gs://b/more/*.flac", "--output=gs://b/tags",
         "--incremental=true", "--max_patches=10", "--batch_size=64", "--top_k=",
+        "--album_weight=0.5",
         "--runner=DataflowRunner",
         "--project=p", "--region=europe-west1", "--temp_location=gs://b/tmp",
         "--sdk_container_image=europe-west1-docker.pkg.dev/p/mgc/mgc:0.1.0",
@@ -102,8 +103,8 @@ def test_flex_template_parameters_become_an_mgc_tag_command():
     assert_mgc_accepts(argv[1:])
     args, _ = tag_parser().parse_known_args(argv[1:])
     assert args.inputs == ["gs://b/music/", "gs://b/more/*.flac"]
-    assert (args.output, args.incremental, args.max_patches, args.batch_size, args.top_k) == \
-        ("gs://b/tags", True, 10, 64, 3)
+    assert (args.output, args.incremental, args.max_patches, args.batch_size, args.top_k,
+            args.album_weight) == ("gs://b/tags", True, 10, 64, 3, 0.5)
     assert "--runner=DataflowRunner" in argv
     assert "--incremental" not in flex.tag_argv(["--inputs=gs://b/m", "--output=gs://b/o"])
     with pytest.raises(SystemExit):

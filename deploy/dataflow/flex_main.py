@@ -10,7 +10,7 @@ from collections.abc import Sequence
 
 # template parameter -> mgc tag flag (Dataflow parameter names cannot carry mgc's hyphens)
 FLAGS = {"max_patches": "--max-patches", "batch_size": "--batch-size", "top_k": "--top-k",
-         "threshold": "--threshold", "model": "--model"}
+         "threshold": "--threshold", "model": "--model", "album_weight": "--album-weight"}
 SWITCHES = {"incremental": "--incremental"}
 
 
