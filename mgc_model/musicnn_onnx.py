@@ -3,38 +3,24 @@
 onnxruntime runs musicnn about twice as fast as TensorFlow's oneDNN kernels on a CPU
 (``bench/run.py`` times both side by side) and on a GPU where ``onnxruntime-gpu`` is
 installed. The graph is converted from the Keras port (``mgc_model.musicnn``) by tf2onnx,
-the converter made for the job. Converting takes seconds, so it is done once per machine
-and cached in the user's cache folder (``MGC_CACHE_DIR``, else ``$XDG_CACHE_HOME/mgc``,
-else ``~/.cache/mgc``), keyed by the checkpoints' bytes, this graph's version and the
-converter's; a cache that cannot be written only costs the conversion again.
+the converter made for the job, once per machine (``mgc_model.graph_cache``), keyed by the
+checkpoints' bytes, this graph's version and the converter's.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-import os
-import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
+from mgc_model import graph_cache
 from mgc_model.frontend import FrontendConfig
 from mgc_model.musicnn_checkpoints import checkpoint_dir
-from mgc_model.onnx_session import inference_session
 
-log = logging.getLogger(__name__)
-
-CACHE_ENV = "MGC_CACHE_DIR"
 GRAPH_VERSION = 1  # bump when forward() changes: the cached graphs are then rebuilt
 OPSET = 17
 NETWORKS = ("MSD_musicnn", "MTT_musicnn")
-
-
-def cache_dir() -> Path:
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV])
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "mgc"
 
 
 def cache_key() -> str:
@@ -50,7 +36,7 @@ def cache_key() -> str:
 
 def cache_path() -> Path:
     """Where this machine's converted graph for the installed checkpoints lives."""
-    return cache_dir() / f"musicnn-{cache_key()[:32]}.onnx"
+    return graph_cache.cache_dir() / f"musicnn-{cache_key()[:32]}.onnx"
 
 
 def convert(frontend: FrontendConfig) -> bytes:
@@ -76,24 +62,5 @@ def convert(frontend: FrontendConfig) -> bytes:
 
 
 def session(frontend: FrontendConfig, threads: int | None = None):
-    """An onnxruntime session over the graph: the cached one, else (none, or unreadable) one
-    converted now and cached."""
-    path = cache_path()
-    if path.is_file():
-        try:
-            return inference_session(path.read_bytes(), threads)
-        except Exception as error:  # a damaged cache file: convert again, over it
-            log.info("musicnn's cached ONNX graph %s is unreadable (%s): converting", path, error)
-    return inference_session(_convert_and_cache(frontend, path), threads)
-
-
-def _convert_and_cache(frontend: FrontendConfig, path: Path) -> bytes:
-    serialised = convert(frontend)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, prefix=".musicnn-", delete=False) as f:
-            f.write(serialised)
-        os.replace(f.name, path)  # atomic: two workers converting at once both end well
-    except OSError as error:
-        log.info("musicnn's ONNX graph not cached (%s): it is converted on each start", error)
-    return serialised
+    """An onnxruntime session over the graph: the cached one, else one converted now."""
+    return graph_cache.session(cache_path(), lambda: convert(frontend), threads)

@@ -8,9 +8,12 @@ export quantised to 8 bits (weights and activations) with Qualcomm AI Hub, shipp
 The export takes one patch at a time as uint8 and answers uint8 logits (steps of 0.76 in
 logit). At load, the graph is changed in memory, never on disk: the batch dimension becomes
 free, so one call scores a whole batch, and the final QuantizeLinear is dropped, so the logits
-come out as the float32 the last layer computed. ``MGC_YAMNET_ONNX`` may point at a float ONNX
-of the same network instead (input ``audio`` float32 (N or 1, 1, 96, 64) log-mel, output
-``class_scores`` logits); the README says what the quantisation costs.
+come out as the float32 the last layer computed. That graph is built once per machine and
+cached (``mgc_model.graph_cache``; building needs onnx and takes over a second, reading it
+back milliseconds); the export's hash is checked on every load all the same.
+``MGC_YAMNET_ONNX`` may point at a float ONNX of the same network instead (input ``audio``
+float32 (N or 1, 1, 96, 64) log-mel, output ``class_scores`` logits); the README says what
+the quantisation costs.
 """
 
 from __future__ import annotations
@@ -22,10 +25,12 @@ import io
 import os
 import zipfile
 from functools import lru_cache
+from importlib.metadata import version
 from pathlib import Path
 
 import numpy as np
 
+from mgc_model import graph_cache
 from mgc_model.frontend import FrontendConfig
 from mgc_model.onnx_session import inference_session
 
@@ -37,6 +42,10 @@ ONNX_ZIP_SHA256 = "cf149c90fc9b46c19569d7d6a841d7211ebfc45e6c927c3de0c9b080096bf
 CLASS_MAP = "yamnet_class_map.csv"
 CLASS_MAP_SHA256 = "cdf24d193e196d9e95912a2667051ae203e92a2ba09449218ccb40ef787c6df2"
 FLOAT_ONNX_ENV = "MGC_YAMNET_ONNX"
+GRAPH_VERSION = 1  # bump when _batched_float_logits changes: cached graphs are then rebuilt
+# The export's input quantisation, kept in the batched graph's metadata so that a cached
+# graph needs no onnx to be fed.
+SCALE_KEY, ZERO_KEY = "mgc_audio_scale", "mgc_audio_zero_point"
 # MobileNet-v1 body over a 96 x 64 patch: about 69 M multiply-adds (DESIGN.md).
 GFLOP_PER_PATCH = 0.138
 
@@ -120,6 +129,8 @@ def _batched_float_logits(model):
             last.input[0], onnx.TensorProto.FLOAT, ["N", len(class_names())]))
     else:
         output.type.tensor_type.shape.dim[0].dim_param = "N"
+    scale, zero = _input_quantisation(model)
+    onnx.helper.set_model_props(model, {SCALE_KEY: repr(scale), ZERO_KEY: str(zero)})
     onnx.checker.check_model(model)
     return model
 
@@ -171,6 +182,14 @@ def _without_quantisation(model):
     return model
 
 
+def cache_path() -> Path:
+    """Where this machine's batched int8 graph lives. Reading the export here checks its
+    SHA-256 on every load, cached graph or not (milliseconds); the name is keyed by it."""
+    _data_file(ONNX_ZIP, ONNX_ZIP_SHA256)
+    key = f"{GRAPH_VERSION} {ONNX_ZIP_SHA256} {version('onnx')}"
+    return graph_cache.cache_dir() / f"yamnet-{hashlib.sha256(key.encode()).hexdigest()[:32]}.onnx"
+
+
 def load_graph(kind: str = "int8") -> bytes:
     """The serialised graph mgc runs: ``int8`` (the export, batched, float logits out),
     ``float`` (the same network without quantisation) or ``export`` (exactly as shipped)."""
@@ -193,16 +212,21 @@ class Yamnet:
 
     def __init__(self, threads: int | None = None) -> None:
         path = os.environ.get(FLOAT_ONNX_ENV)
-        export = None if path else _read_int8_export()  # read once: the graph, its quantisation
-        graph = path if path else _batched_float_logits(export).SerializeToString()
-        self.session = inference_session(graph, threads)
+        if path:
+            self.session = inference_session(path, threads)
+        else:
+            self.session = graph_cache.session(
+                cache_path(), lambda: _batched_float_logits(_read_int8_export())
+                .SerializeToString(), threads)
         inp = self.session.get_inputs()[0]
         self._input = inp.name
         self._dtype = np.uint8 if inp.type == "tensor(uint8)" else np.float32
         self._batch_one = isinstance(inp.shape[0], int) and inp.shape[0] == 1
         self._quant = None
         if self._dtype == np.uint8:  # a quantised graph takes the export's input scale
-            self._quant = _input_quantisation(export or _read_int8_export())
+            meta = self.session.get_modelmeta().custom_metadata_map
+            self._quant = ((float(meta[SCALE_KEY]), int(meta[ZERO_KEY])) if SCALE_KEY in meta
+                           else _input_quantisation(_read_int8_export()))
         self.classes = class_names()
 
     def _feed(self, patches: np.ndarray) -> np.ndarray:

