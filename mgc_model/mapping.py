@@ -18,8 +18,8 @@ score is a confidence a user can act on, and the alternative that measurement re
 (``YAMNET_TO_GENRE``: Classical music, Opera, Hip hop music, Country, Reggae, ...) vote beside
 musicnn's tags (``expert_evidence``, ``combine``), was measured by
 ``scripts/check_real_music.py`` for MSD, MSD+MTT, YAMNet, MSD+YAMNet and all three: with
-priors and weights fitted leave-one-source-out, every one of them called fewer of the
-corpus's music clips right than musicnn's table alone (YAMNet's genre classes barely move on
+priors and weights fitted leave-one-source-out, none of them called more of the corpus's
+music clips right than musicnn's table alone (YAMNet's genre classes barely move on
 MIDI renders and game scores; its instrument classes mislead there: a General MIDI piano
 reads as Harpsichord). YAMNet's gain is that it tells speech from music, so that is all the
 default takes from it. The README has the figures.
