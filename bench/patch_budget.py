@@ -140,17 +140,6 @@ def fill_cache(paths: Sequence[Path], cache: Path) -> list[Path]:
 
 
 
-def selected(n_windows: int, header_s: float, budget: int | None, cfg=None) -> list[int]:
-    """``frontend.budget_windows`` with the default model's first front-end unless ``cfg``."""
-    from mgc_model.frontend import budget_windows
-
-    if cfg is None:
-        from mgc_model import tagger
-
-        cfg = tagger.describe(tagger.DEFAULT_MODEL).frontend
-    return budget_windows(n_windows, header_s, budget, cfg)
-
-
 def ends_included(n_windows: int, budget: int | None) -> list[int]:
     """The spread ``--max-patches`` used before, for comparison only: ``budget`` windows evenly
     from the first to the last, so an intro and a fade-out are always among them."""
@@ -187,8 +176,10 @@ def measure(files: Sequence[Path], budgets: Sequence[int] = BUDGETS,
     """Agreement of each budget with the full analysis, over the cached tracks; ``spread``:
     the windows ``--max-patches`` picks (``product``) or ``ends_included``'s."""
     from mgc_model import tagger
+    from mgc_model.frontend import budget_windows
 
-    genres = tagger.describe(tagger.DEFAULT_MODEL).genres
+    info = tagger.describe(tagger.DEFAULT_MODEL)
+    genres = info.genres
     tracks = []
     for file in files:
         with np.load(file) as data:
@@ -205,7 +196,7 @@ def measure(files: Sequence[Path], budgets: Sequence[int] = BUDGETS,
     for budget in budgets:
         agree, l1, max_abs, top_drop, cosine, analysed, top2, tied = ([] for _ in range(8))
         for t, f in zip(tracks, full, strict=True):
-            keep = (selected(len(t["scores"]), float(t["header_s"]), budget)
+            keep = (budget_windows(len(t["scores"]), float(t["header_s"]), budget, info.frontend)
                     if spread == "product" else ends_included(len(t["scores"]), budget))
             part = track_scores(t["scores"], t["embeddings"], keep)
             diff = np.abs(part.genre_scores.astype(np.float64) - f.genre_scores)

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mgc_model.frontend import FrontendConfig, WindowCutter
+from mgc_model.frontend import FrontendConfig, WindowCutter, budget_windows
 from mgc_model.yamnet import FRONTEND as YAMNET
 from pipelines.tag import DEFAULT_MAX_PATCHES, TagOptions
 
@@ -50,8 +50,9 @@ def test_serve_repeats_the_budget_a_run_recorded(tmp_path):
 
 @pytest.mark.parametrize("seconds,budget", [(130.3, 8), (181.0, 1), (20.0, 8), (200.0, 32)])
 def test_the_measurement_scores_the_windows_the_product_keeps(seconds, budget):
-    """``patch_budget.selected`` (which windows of a full analysis stand for ``--max-patches
-    N``) names the windows ``WindowCutter`` cuts from the same track."""
+    """``frontend.budget_windows`` (which windows of a full analysis stand for ``--max-patches
+    N``, as the bench and the check script measure budgets) names the windows ``WindowCutter``
+    cuts from the same track."""
     cfg = FrontendConfig()
     n = int(seconds * cfg.sample_rate)
     y = (np.random.default_rng(0).standard_normal(n) * 0.1).astype(np.float32)
@@ -62,7 +63,7 @@ def test_the_measurement_scores_the_windows_the_product_keeps(seconds, budget):
         return got + [w[0] for w in cutter.finish()]
 
     every, kept = cut(None), cut(budget)
-    chosen = patch_budget.selected(len(every), seconds, budget, cfg)
+    chosen = budget_windows(len(every), seconds, budget, cfg)
     assert len(chosen) == len(kept) == min(budget, len(every))
     for index, patch in zip(chosen, kept, strict=True):
         np.testing.assert_array_equal(every[index], patch)
