@@ -183,9 +183,7 @@ def _without_quantisation(model):
 
 
 def cache_path() -> Path:
-    """Where this machine's batched int8 graph lives. Reading the export here checks its
-    SHA-256 on every load, cached graph or not (milliseconds); the name is keyed by it."""
-    _data_file(ONNX_ZIP, ONNX_ZIP_SHA256)
+    """Where this machine's batched int8 graph lives, keyed by the export's hash."""
     key = f"{GRAPH_VERSION} {ONNX_ZIP_SHA256} {version('onnx')}"
     return graph_cache.cache_dir() / f"yamnet-{hashlib.sha256(key.encode()).hexdigest()[:32]}.onnx"
 
@@ -215,6 +213,7 @@ class Yamnet:
         if path:
             self.session = inference_session(path, threads)
         else:
+            _data_file(ONNX_ZIP, ONNX_ZIP_SHA256)  # checked on every load, cached graph or not
             self.session = graph_cache.session(
                 cache_path(), lambda: _batched_float_logits(_read_int8_export())
                 .SerializeToString(), threads)
