@@ -15,7 +15,7 @@ setup(
     description="Tag music libraries with genres: Beam pipeline, log-mel front-end, CNN inference.",
     python_requires=">=3.10",
     packages=find_packages(include=["pipelines*", "mgc_model*", "schemas*"]),
-    package_data={"pipelines": ["demo/*", "static/*"], "mgc_model": ["data/*"]},
+    package_data={"pipelines": ["demo/*"], "pipelines.serve": ["static/*"]},
     install_requires=[
         "apache-beam==2.77.0",
         "tensorflow==2.21.0",

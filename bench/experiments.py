@@ -1,7 +1,7 @@
 """In-process variants of the tag pipeline, to find where end-to-end time goes.
 
-Nothing here edits the project: the pipeline runs through ``pipelines.tag.run_tag`` with a few
-class attributes swapped for timed or alternative versions, then restored. Beam's DirectRunner
+Nothing here edits the project: the pipeline runs through ``pipelines.graph.tag.run_tag`` with a
+few class attributes swapped for timed or alternative versions, then restored. Beam's DirectRunner
 (in-memory mode) runs DoFns in this process, so plain Python counters see every call.
 """
 
@@ -20,12 +20,9 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.timestamp import MIN_TIMESTAMP
 from apache_beam.utils.windowed_value import WindowedValue
 
-import pipelines.decode
-import pipelines.tag
-import pipelines.transforms
-from pipelines.decode import mono_blocks
-from pipelines.inference import GenreModelHandler
-from pipelines.transforms import DecodeToPatches
+import pipelines.graph.tag
+from pipelines.graph.inference import GenreModelHandler
+from pipelines.graph.steps import DecodeToPatches
 
 
 @dataclass
@@ -160,30 +157,32 @@ class Variant:
 VARIANTS = {"stock": Variant(), "prefetch": Variant(prefetch=True)}
 
 
+def _swap(owner: object, name: str, value: object, saved: list) -> None:
+    """Set ``owner.name`` and remember its value; an attribute that is not there (code moved
+    since this was written) is an error, not a silent no-op."""
+    if not hasattr(owner, name):
+        raise AttributeError(f"{owner!r} has no {name!r} to swap: the pipeline's code moved; "
+                             "update bench/experiments.py")
+    saved.append((owner, name, getattr(owner, name)))
+    setattr(owner, name, value)
+
+
 @contextlib.contextmanager
 def instrumented(variant: str = "stock") -> Iterator[Timings]:
     """Swap in timed methods, and the variant's changes, for one in-process run."""
     global _timings
     _timings = Timings()
     prefetch = VARIANTS[variant].prefetch
-    decode_cls = PrefetchDecodeToPatches if prefetch else DecodeToPatches
-    saved = [
-        (GenreModelHandler, "run_inference", GenreModelHandler.run_inference),
-        (GenreModelHandler, "load_model", GenreModelHandler.load_model),
-        (pipelines.tag, "DecodeToPatches", pipelines.tag.DecodeToPatches),
-        (pipelines.transforms, "mono_blocks", mono_blocks),
-    ]
-    GenreModelHandler.run_inference = _timed_inference(GenreModelHandler.run_inference)
-    GenreModelHandler.load_model = _timed_load(GenreModelHandler.load_model)
-    pipelines.tag.DecodeToPatches = decode_cls
-    original_process = None
-    if not prefetch:  # with prefetch, decoding overlaps: its time is no longer a share of wall
-        original_process = DecodeToPatches.process
-        DecodeToPatches.process = _timed_process(original_process)
+    saved: list = []
     try:
+        _swap(GenreModelHandler, "run_inference",
+              _timed_inference(GenreModelHandler.run_inference), saved)
+        _swap(GenreModelHandler, "load_model", _timed_load(GenreModelHandler.load_model), saved)
+        if prefetch:
+            _swap(pipelines.graph.tag, "DecodeToPatches", PrefetchDecodeToPatches, saved)
+        else:  # with prefetch, decoding overlaps: its time is no longer a share of wall
+            _swap(DecodeToPatches, "process", _timed_process(DecodeToPatches.process), saved)
         yield _timings
     finally:
-        for owner, name, value in saved:
+        for owner, name, value in reversed(saved):
             setattr(owner, name, value)
-        if original_process is not None:
-            DecodeToPatches.process = original_process

@@ -90,25 +90,25 @@ def decode_track(path: str) -> tuple[str, list]:
     """One decode worker's job: a track's windows, as DecodeToPatches cuts them."""
     from threadpoolctl import threadpool_limits
 
-    from mgc_model import tagger
-    from pipelines.tag import DEFAULT_MAX_PATCHES
-    from pipelines.transforms import PatchStream
+    from mgc_model import registry
+    from pipelines.audio.windows import PatchStream
+    from pipelines.graph.tag import DEFAULT_MAX_PATCHES
 
     with threadpool_limits(limits=1, user_api="blas"):
-        stream = PatchStream(tagger.describe(tagger.DEFAULT_MODEL).frontends, None,
+        stream = PatchStream(registry.describe(registry.DEFAULT_MODEL).frontends, None,
                              DEFAULT_MAX_PATCHES)
         return path, list(stream.patches(path))
 
 
 def _warm(_: int) -> None:
-    from mgc_model import tagger
+    from mgc_model import registry
 
-    tagger.describe(tagger.DEFAULT_MODEL)  # imports in the worker before the clock starts
+    registry.describe(registry.DEFAULT_MODEL)  # imports in the worker before the clock starts
 
 
 def measure(model, paths: Sequence[str], workers: int, batch: int) -> dict:
     """Decode workers feed windows; this process batches them across tracks and predicts."""
-    from pipelines.inference import stack_windows
+    from pipelines.graph.inference import stack_windows
 
     # spawned, not forked: this process holds onnxruntime sessions (on a GPU, a CUDA context)
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
@@ -151,8 +151,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="windows per prediction (default 128 on a GPU, 16 on a CPU)")
     args = parser.parse_args(argv)
 
-    from mgc_model import tagger
-    from pipelines.inference import DEFAULT_BATCH_SIZE
+    from mgc_model import registry
+    from pipelines.graph.inference import DEFAULT_BATCH_SIZE
 
     found = devices()
     on_gpu = "CUDAExecutionProvider" in found["onnxruntime_providers"]
@@ -163,7 +163,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workers = args.workers or [w for w in (1, 2, 4, 8, 16, 32) if w <= cores] or [1]
     batch = args.batch_size or (128 if on_gpu else DEFAULT_BATCH_SIZE)
     paths = [str(p) for p in run.make_library(args.tracks)]
-    model = tagger.load(tagger.DEFAULT_MODEL)
+    model = registry.load(registry.DEFAULT_MODEL)
     where = placement(model)
     if on_gpu and "CUDAExecutionProvider" not in where["musicnn_providers"]:
         log("WARNING: CUDA is there but musicnn's session runs on the CPU (see the log above)")

@@ -96,9 +96,9 @@ def cache_file(cache: Path, path: Path, model_ref: str) -> Path:
 def analyse_track(path: Path, model, batch: int) -> dict[str, np.ndarray]:
     """Every window of ``path`` through the default model, as ``mgc tag --max-patches 0``
     scores them: decoded in full by ``PatchStream``, predicted in batches."""
-    from pipelines.decode import AudioReader
-    from pipelines.inference import stack_windows
-    from pipelines.transforms import PatchStream
+    from pipelines.audio.decode import AudioReader
+    from pipelines.audio.windows import PatchStream
+    from pipelines.graph.inference import stack_windows
 
     with AudioReader(str(path)) as reader:
         header_s = reader.info.duration_s
@@ -118,16 +118,16 @@ def analyse_track(path: Path, model, batch: int) -> dict[str, np.ndarray]:
 def fill_cache(paths: Sequence[Path], cache: Path) -> list[Path]:
     """The cache file of every track, computing those missing (the slow part: the model over
     every window)."""
-    from mgc_model import tagger
-    from pipelines.inference import DEFAULT_BATCH_SIZE
+    from mgc_model import registry
+    from pipelines.graph.inference import DEFAULT_BATCH_SIZE
 
-    info = tagger.describe(tagger.DEFAULT_MODEL)
+    info = registry.describe(registry.DEFAULT_MODEL)
     cache.mkdir(parents=True, exist_ok=True)
     files = [cache_file(cache, p, info.ref) for p in paths]
     missing = [(p, f) for p, f in zip(paths, files, strict=True) if not f.exists()]
     if missing:
         log(f"analysing {len(missing)} tracks in full (cache: {cache}) ...")
-        model = tagger.load(tagger.DEFAULT_MODEL)
+        model = registry.load(registry.DEFAULT_MODEL)
         clock = time.perf_counter()
         for i, (path, file) in enumerate(missing, 1):
             result = analyse_track(path, model, DEFAULT_BATCH_SIZE)
@@ -151,10 +151,10 @@ def ends_included(n_windows: int, budget: int | None) -> list[int]:
 def track_scores(scores: np.ndarray, embeddings: np.ndarray, keep: Sequence[int]):
     """The track's scores and embedding from the windows ``keep``, by ``MeanScores``: the
     product's mean and per-track sharpening, not a copy of them."""
-    from mgc_model import tagger
-    from pipelines.transforms import MeanScores
+    from mgc_model import registry
+    from pipelines.graph.steps import MeanScores
 
-    mean = MeanScores(tagger.describe(tagger.DEFAULT_MODEL))
+    mean = MeanScores(registry.describe(registry.DEFAULT_MODEL))
     acc = mean.create_accumulator()
     for i in keep:
         acc = mean.add_input(acc, (scores[i], embeddings[i]))
@@ -175,17 +175,17 @@ def measure(files: Sequence[Path], budgets: Sequence[int] = BUDGETS,
             spread: str = "product") -> dict:
     """Agreement of each budget with the full analysis, over the cached tracks; ``spread``:
     the windows ``--max-patches`` picks (``product``) or ``ends_included``'s."""
-    from mgc_model import tagger
+    from mgc_model import registry
     from mgc_model.frontend import budget_windows
 
-    info = tagger.describe(tagger.DEFAULT_MODEL)
+    info = registry.describe(registry.DEFAULT_MODEL)
     genres = info.genres
     tracks = []
     for file in files:
         with np.load(file) as data:
             tracks.append({k: data[k] for k in ("scores", "embeddings", "header_s",
                                                 "decoded_s", "path")})
-    from pipelines.writeback import CONFIDENT_SCORE
+    from mgc_model.decision import CONFIDENT_SCORE
 
     full = [track_scores(t["scores"], t["embeddings"], range(len(t["scores"]))) for t in tracks]
     full_top = [genres[int(np.argmax(f.genre_scores))] for f in full]
@@ -382,8 +382,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from mgc_model import tagger
-    from pipelines.tag import DEFAULT_MAX_PATCHES
+    from mgc_model import registry
+    from pipelines.graph.tag import DEFAULT_MAX_PATCHES
 
     args = parse_args(argv)
     paths = corpus()
@@ -392,7 +392,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     note = ""
     if args.quick or args.cached_only:
-        ref = tagger.describe(tagger.DEFAULT_MODEL).ref
+        ref = registry.describe(registry.DEFAULT_MODEL).ref
         cached = [p for p in paths if cache_file(args.cache, p, ref).exists()]
         room = 0 if args.cached_only else max(0, QUICK_TRACKS - len(cached))
         fresh = [p for p in paths if p not in cached][:room]
@@ -404,7 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     files = fill_cache(paths, args.cache)
     if args.compute_only:
         return 0
-    result = {"model": tagger.describe(tagger.DEFAULT_MODEL).ref, "corpus_dirs": CORPUS_DIRS,
+    result = {"model": registry.describe(registry.DEFAULT_MODEL).ref, "corpus_dirs": CORPUS_DIRS,
               "target": TARGET_AGREEMENT, "note": note, **measure(files)}
     result["agreement_rule"] = choose(result["rows"])
     result["chosen"] = default_budget(result["rows"])

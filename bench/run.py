@@ -308,11 +308,11 @@ def decode_all(paths: Sequence[Path]) -> tuple[Row, list, dict]:
     """
     import numpy as np
 
-    from mgc_model import tagger
+    from mgc_model import registry
     from mgc_model.frontend import LogMelStream, PatchCutter
-    from pipelines.decode import AudioReader, mono_blocks
+    from pipelines.audio.decode import AudioReader, mono_blocks
 
-    cfg = tagger.describe("musicnn").frontend
+    cfg = registry.describe("musicnn").frontend
     split = {"mp3_decode": 0.0, "mono_resample": 0.0, "log_mel": 0.0, "cut": 0.0}
     per_file = []
 
@@ -367,11 +367,11 @@ def library_decode(paths: Sequence[Path]) -> list[Row]:
     budget from a seeking decode (the new default)."""
     from threadpoolctl import threadpool_limits
 
-    from mgc_model import tagger
-    from pipelines.tag import DEFAULT_MAX_PATCHES
-    from pipelines.transforms import PatchStream
+    from mgc_model import registry
+    from pipelines.audio.windows import PatchStream
+    from pipelines.graph.tag import DEFAULT_MAX_PATCHES
 
-    frontends = tagger.describe(tagger.DEFAULT_MODEL).frontends
+    frontends = registry.describe(registry.DEFAULT_MODEL).frontends
     rows = []
     for name, cap, seek in (("every window, whole decode (today)", None, False),
                             (f"{DEFAULT_MAX_PATCHES} windows, whole decode", DEFAULT_MAX_PATCHES,
@@ -460,9 +460,9 @@ def time_predict(predict: Callable, patches, batch: int, name: str, tracks: floa
 
 def pipeline_batch_size() -> int:
     """The CLI's default --batch-size, from the code (it has changed: 64, then 16)."""
-    import pipelines.inference
+    import pipelines.graph.inference
 
-    return getattr(pipelines.inference, "DEFAULT_BATCH_SIZE", 64)
+    return getattr(pipelines.graph.inference, "DEFAULT_BATCH_SIZE", 64)
 
 
 def model_only(per_file: list) -> tuple[list[Row], dict]:
@@ -471,13 +471,13 @@ def model_only(per_file: list) -> tuple[list[Row], dict]:
     import numpy as np
     import tensorflow as tf
 
-    from mgc_model import musicnn_onnx, tagger
+    from mgc_model import musicnn_onnx, registry
     from mgc_model.frontend import FrontendConfig
     from mgc_model.musicnn import load_musicnn
 
     patches = np.concatenate(per_file)
     clock = time.perf_counter()
-    musicnn = tagger.load("musicnn")
+    musicnn = registry.load("musicnn")
     load_s = time.perf_counter() - clock
 
     def predict(x):  # one front-end: musicnn's patches alone
@@ -531,11 +531,11 @@ def tensorflow_musicnn_row(patches, batch: int, tracks: float) -> Row:
 def default_model_only(clips: Sequence[Path]) -> Row:
     """The default model's predict alone over every window of the corpus (musicnn's patch and
     YAMNet's three per window), at the pipeline's batch size, warm."""
-    from mgc_model import tagger
-    from pipelines.inference import stack_windows
-    from pipelines.transforms import PatchStream
+    from mgc_model import registry
+    from pipelines.audio.windows import PatchStream
+    from pipelines.graph.inference import stack_windows
 
-    model = tagger.load(tagger.DEFAULT_MODEL)
+    model = registry.load(registry.DEFAULT_MODEL)
     windows = [w for p in clips for w in PatchStream(model.info.frontends).patches(str(p))]
     batch = pipeline_batch_size()
 
@@ -804,13 +804,13 @@ def run_musicnn(paths: Sequence[Path]) -> tuple[Row, dict]:
 def model_child(n_files: int, result_path: str) -> None:
     """Model-only throughput in a fresh process, so TF_NUM_INTRAOP_THREADS set by the parent
     applies (TensorFlow reads it once, when it starts its thread pools)."""
-    from mgc_model import tagger
+    from mgc_model import registry
 
     _, per_file, _ = decode_all(make_corpus(n_files))
     import numpy as np
 
     patches = np.concatenate(per_file)
-    musicnn = tagger.load("musicnn")
+    musicnn = registry.load("musicnn")
     row = time_predict(lambda x: musicnn.predict((x,)), patches, MODEL_BATCH, "", n_files)
     Path(result_path).write_text(json.dumps(row.as_dict()))
 
@@ -829,10 +829,10 @@ def experiment_child(variant: str, n_files: int, result_path: str) -> None:
     """Body of the fresh process that ``in_process_run`` starts: cold like the CLI, so model
     loading and tracing cost what they cost there."""
     import experiments
-    from mgc_model import tagger
-    from pipelines.tag import TagOptions, run_tag
+    from mgc_model import registry
+    from pipelines.graph.tag import TagOptions, run_tag
 
-    tagger.describe("musicnn")  # imports TensorFlow, as the CLI does before run_tag's clock
+    registry.describe("musicnn")  # imports TensorFlow, as the CLI does before run_tag's clock
     paths = make_corpus(n_files)
     out = RUNS / f"in-process-{variant}"
     shutil.rmtree(out, ignore_errors=True)

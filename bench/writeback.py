@@ -23,7 +23,7 @@ from pathlib import Path
 import mutagen.id3 as id3
 from PIL import Image
 
-from pipelines import writeback
+from pipelines.files import writeback
 from run import OUT, Row, log, make_corpus, metered, table, wait_for_quiet
 
 WORK = OUT / "writeback"

@@ -28,6 +28,7 @@ import posixpath
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,8 +36,9 @@ import numpy as np
 import pandas as pd
 from fsspec.core import url_to_fs
 
+from mgc_model.contract import ModelInfo, UnknownModel
 from mgc_model.frontend import FrontendConfig
-from mgc_model.tagger import ModelInfo
+from mgc_model.head import LinearHead
 
 MODEL_FILE = "model.keras"
 LABELS_FILE = "labels.json"
@@ -92,14 +94,21 @@ def _open(path: str):
     return fs, root
 
 
-def describe_bundle(path: str) -> ModelInfo:
-    """A bundle's ``ModelInfo`` from its JSON files, without loading the network."""
+def describe_bundle(path: str,
+                    describe_base: Callable[[str], ModelInfo] | None = None) -> ModelInfo:
+    """A bundle's ``ModelInfo`` from its JSON files, without loading the network;
+    ``describe_base`` resolves the model a head bundle reads (``registry.describe``); without
+    it a head bundle is refused, as a Keras bundle was wanted."""
     fs, root = _open(path)
     labels = _read_json(fs, posixpath.join(root, LABELS_FILE))
     training = _read_json(fs, posixpath.join(root, TRAINING_FILE))
     frontend = FrontendConfig.from_dict(_read_json(fs, posixpath.join(root, FRONTEND_FILE)))
     if training.get("arch") == HEAD_ARCH:
-        return _describe_head(fs, root, path, labels, training)
+        if describe_base is None:
+            raise NotABundle(f"{path!r} is a head learnt from a library's tags (`mgc train "
+                             "--from-tags`): its report.json holds its held-out figures, and "
+                             "`mgc tag --model` uses it")
+        return _describe_head(fs, root, path, labels, training, describe_base)
     try:
         return ModelInfo(name=str(training["name"]), version=str(training["version"]),
                          genres=tuple(labels["labels"]),
@@ -109,12 +118,10 @@ def describe_bundle(path: str) -> ModelInfo:
                          f"{TRAINING_FILE}") from None
 
 
-def _describe_head(fs, root: str, path: str, labels: dict, training: dict) -> ModelInfo:
+def _describe_head(fs, root: str, path: str, labels: dict, training: dict,
+                   describe_base: Callable[[str], ModelInfo]) -> ModelInfo:
     """A head bundle's ``ModelInfo``: the base model's front-ends and embedding, the head's
     genres; refuses a head.json replaced after training, or a base model not installed."""
-    from mgc_model import tagger
-    from mgc_model.head import LinearHead
-
     with fs.open(posixpath.join(root, HEAD_FILE), "rb") as f:
         raw = f.read()
     version = hashlib.sha256(raw).hexdigest()[:12]
@@ -129,8 +136,8 @@ def _describe_head(fs, root: str, path: str, labels: dict, training: dict) -> Mo
     except (KeyError, TypeError, ValueError) as error:
         raise NotABundle(f"{path!r}: {HEAD_FILE} is not a head ({error})") from None
     try:
-        base = tagger.describe(base_name)
-    except tagger.UnknownModel:
+        base = describe_base(base_name)
+    except UnknownModel:
         raise NotABundle(f"{path!r} is a head on the model {base_name!r}, which this mgc "
                          "does not have") from None
     if base.base is not None or head.n_features != base.embedding_dim:
@@ -181,10 +188,6 @@ def load_bundle(path: str) -> Bundle:
     import keras
 
     info = describe_bundle(path)
-    if info.track_head is not None:
-        raise NotABundle(f"{path!r} is a head learnt from a library's tags (`mgc train "
-                         "--from-tags`): its report.json holds its held-out figures, and "
-                         "`mgc tag --model` uses it")
     fs, root = _open(path)
     with tempfile.TemporaryDirectory(prefix="mgc-bundle-") as tmp:
         local = posixpath.join(root, MODEL_FILE)

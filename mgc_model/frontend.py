@@ -67,6 +67,12 @@ class FrontendConfig:
         """Samples one patch spans, hop to hop: what the analysis window of a model is."""
         return self.patch_frames * self.hop_length
 
+    def hop_frames(self, hop_seconds: float | None) -> int | None:
+        """``--hop-seconds`` as frames between patch starts (None: patches back to back)."""
+        if hop_seconds is None:
+            return None
+        return max(1, round(hop_seconds * self.sample_rate / self.hop_length))
+
     def n_frames(self, n_samples: int) -> int:
         """Frames of ``n_samples`` of audio: librosa's count when centred, tf's when not."""
         if self.center:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mgc_model.tagger import GenreTagger, ModelInfo
+from mgc_model.contract import GenreTagger, ModelInfo
 
 # Inverse regularisation strengths tried on standardised features: on the real-music corpus
 # (scripts/measure_head.py) accuracy rose as C fell from 10 to 0.001.

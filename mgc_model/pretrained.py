@@ -18,8 +18,8 @@ from importlib.metadata import version
 import numpy as np
 
 from mgc_model import genres, mapping, musicnn_onnx, yamnet
+from mgc_model.contract import ModelInfo
 from mgc_model.frontend import FrontendConfig
-from mgc_model.tagger import ModelInfo
 
 MUSICNN_INFO = ModelInfo(
     name="musicnn",

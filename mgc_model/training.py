@@ -51,7 +51,7 @@ DEFAULT_LEARNING_RATE = {"cnn": 1e-4, "transfer": 1e-3}  # seed 001; seed 003
 FINE_TUNE_FACTOR = 0.1
 
 # A line of the training log; an epoch's line also carries (epochs done, total, phase), for a
-# progress bar (pipelines.progress.EpochBar).
+# progress bar (pipelines.terminal.progress.EpochBar).
 Log = Callable[..., None]  # log(line, epoch=(done, total, phase) or None)
 
 

@@ -16,7 +16,8 @@ GENRES_METADATA_KEY = b"mgc.genres"
 MODEL_METADATA_KEY = b"mgc.model"
 
 # Bump when a tag row gains or changes a column, or is computed from other windows: an
-# incremental run carries over only rows of its own version (``pipelines.incremental.state_key``).
+# incremental run carries over only rows of its own version
+# (``pipelines.graph.incremental.state_key``).
 # 4: a capped track's windows are the middles of N equal parts, no longer first to last.
 TAGS_VERSION = 4
 
@@ -38,7 +39,7 @@ def tags_schema(genres: Sequence[str], model: str) -> pa.Schema:
         pa.field("genres", pa.list_(GENRE_SCORE)),
         pa.field("genre_scores", pa.list_(pa.float32())),
         # the track's own scores, before --album-weight blended them with its album's
-        # (``pipelines.albums``): what an incremental run blends again
+        # (``pipelines.graph.albums``): what an incremental run blends again
         pa.field("track_genre_scores", pa.list_(pa.float32())),
         pa.field("embedding", pa.list_(pa.float32())),
         pa.field("n_patches", pa.int32()),
@@ -47,7 +48,7 @@ def tags_schema(genres: Sequence[str], model: str) -> pa.Schema:
         # the file as it was read: an incremental run skips it while both are unchanged
         pa.field("size", pa.int64()),
         pa.field("mtime_ns", pa.int64()),
-        # the file's own tags as it was read (``pipelines.file_tags``); null when absent
+        # the file's own tags as it was read (``pipelines.files.tags``); null when absent
         pa.field("title", pa.string()),
         pa.field("artist", pa.string()),
         pa.field("album", pa.string()),

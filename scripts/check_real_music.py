@@ -43,10 +43,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from mgc_model import genres, mapping, metrics, yamnet  # noqa: E402
+from mgc_model.decision import CONFIDENT_SCORE  # noqa: E402
 from mgc_model.frontend import FrontendConfig, budget_windows  # noqa: E402
 from mgc_model.musicnn_checkpoints import MSD_LABELS, MTT_LABELS  # noqa: E402
-from pipelines.tag import DEFAULT_MAX_PATCHES  # noqa: E402
-from pipelines.writeback import CONFIDENT_SCORE  # noqa: E402
+from pipelines.graph.tag import DEFAULT_MAX_PATCHES  # noqa: E402
 
 AUDIO_SUFFIXES = {".flac", ".ogg", ".opus", ".mp3", ".wav", ".aiff", ".aif"}
 CANDIDATES = {
@@ -110,8 +110,8 @@ class Networks:
     def outputs(self, path: Path) -> dict[str, np.ndarray]:
         from scipy.special import expit
 
-        from pipelines.inference import stack_windows
-        from pipelines.transforms import PatchStream
+        from pipelines.audio.windows import PatchStream
+        from pipelines.graph.inference import stack_windows
 
         first, second = stack_windows(list(PatchStream(self.frontends).patches(str(path))))
         flat = second.reshape(-1, *second.shape[2:])
@@ -377,8 +377,8 @@ def check_runtime(clips: list[Clip], outs) -> None:
     """musicnn through onnxruntime (what mgc tags with) against the cached TensorFlow run:
     largest tag difference and the share of clips whose default top genre is unchanged."""
     from mgc_model.pretrained import MusicnnGenreTagger
-    from pipelines.inference import stack_windows
-    from pipelines.transforms import PatchStream
+    from pipelines.audio.windows import PatchStream
+    from pipelines.graph.inference import stack_windows
 
     tagger = MusicnnGenreTagger()
     rerun, worst = {}, 0.0

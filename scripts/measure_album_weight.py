@@ -43,7 +43,7 @@ from check_real_music import (  # noqa: E402
 )
 
 from mgc_model import genres  # noqa: E402
-from pipelines.albums import blend  # noqa: E402
+from pipelines.graph.albums import blend  # noqa: E402
 
 WEIGHTS = (0.0, 0.25, 0.5, 0.75, 1.0)
 TOLERANCE = 0.005  # accuracy: a larger W must beat a smaller one by more than this

@@ -22,8 +22,8 @@ def fma_fixture(tmp_path_factory) -> FmaFixture:
 def fma_dataset(fma_fixture, tmp_path_factory) -> Path:
     """``mgc extract`` run once on the fixture (subset medium, top genres): the dataset
     directory with TFRecord shards, labels.json, frontend.json, tracks/ and errors/."""
-    from pipelines.extract import ExtractOptions, run_extract
-    from pipelines.sources import fma_source
+    from pipelines.graph.extract import ExtractOptions, run_extract
+    from pipelines.graph.sources import fma_source
 
     out = tmp_path_factory.mktemp("fma-dataset")
     source = fma_source(str(fma_fixture.metadata_dir), str(fma_fixture.audio_dir),

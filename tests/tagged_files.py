@@ -285,7 +285,7 @@ def record_run(out: Path, paths: list[Path], policy: str = "fill", model: str = 
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from pipelines.writeback import WriteOptions, write_genres
+    from pipelines.files.writeback import WriteOptions, write_genres
     from schemas.parquet import WRITES_SCHEMA
 
     options = WriteOptions(policy=policy, count=2, min_score=0.3)

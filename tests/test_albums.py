@@ -14,10 +14,11 @@ from mutagen.flac import FLAC
 from test_incremental import tiny_bundle
 
 from audio import chord_track, write_audio
-from pipelines.albums import album_key, blend
+from mgc_model.decision import blend
 from pipelines.cli import main
-from pipelines.tag import TagOptions, run_tag
-from pipelines.writeback import WriteOptions
+from pipelines.files.tags import album_key
+from pipelines.files.writeback import WriteOptions
+from pipelines.graph.tag import TagOptions, run_tag
 
 SR = 16000
 # Keras 3.15 converts TensorFlow tensors with np.array(x, copy=False) on every step.

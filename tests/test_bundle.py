@@ -14,7 +14,7 @@ import pytest
 import soundfile as sf
 
 from fma_fixture import SR, ArtistStyle, synth_track
-from mgc_model import tagger
+from mgc_model import registry
 from mgc_model.bundle import (
     REQUIRED_FILES,
     BundleWriter,
@@ -40,26 +40,26 @@ def test_a_bundle_carries_model_labels_frontend_and_provenance(transfer_bundle, 
     assert (json.loads((bundle / "frontend.json").read_text())
             == json.loads((fma_dataset / "frontend.json").read_text()))
 
-    info = tagger.describe(str(bundle))
+    info = registry.describe(str(bundle))
     assert info.ref == f"transfer@{training['version']}"
     assert info.genres == tuple(dataset_labels["labels"]) and info.embedding_dim == 256
     loaded = load_bundle(str(bundle))
     assert list(loaded.history.columns[:1]) == ["epoch"] and loaded.metrics["split"] == (
         "validation")
-    scores, embedding = tagger.load(str(bundle)).predict((np.zeros((2, 187, 96), np.float32),))
+    scores, embedding = registry.load(str(bundle)).predict((np.zeros((2, 187, 96), np.float32),))
     assert scores.shape == (2, 4) and embedding.shape == (2, 256)
     np.testing.assert_allclose(scores.sum(axis=1), 1.0, rtol=1e-5)
 
 
 def test_a_path_that_is_not_a_bundle_says_what_is_missing(tmp_path, transfer_bundle):
     with pytest.raises(NotABundle, match="does not exist"):
-        tagger.describe(str(tmp_path / "nowhere"))
+        registry.describe(str(tmp_path / "nowhere"))
     (tmp_path / "half").mkdir()
     shutil.copy(transfer_bundle[0] / "model.keras", tmp_path / "half")
     with pytest.raises(NotABundle, match="has no labels.json, frontend.json, training.json"):
-        tagger.describe(str(tmp_path / "half"))
-    with pytest.raises(tagger.UnknownModel, match="or the folder of a model bundle"):
-        tagger.describe("musicnnn")
+        registry.describe(str(tmp_path / "half"))
+    with pytest.raises(registry.UnknownModel, match="or the folder of a model bundle"):
+        registry.describe("musicnnn")
 
 
 def test_a_replaced_model_file_is_refused(tmp_path, transfer_bundle):

@@ -67,7 +67,7 @@ def test_a_run_with_failures_still_exits_zero_and_summarises(tmp_path):
 
 
 def test_demo_library_is_tagged(tmp_path):
-    from pipelines.cli import demo_library
+    from pipelines.commands.tag import demo_library
 
     demo = [f for f in os.listdir(demo_library()) if not f.endswith(".md")]
     result = mgc("tag", "--demo", "--output", str(tmp_path / "o"))
@@ -114,12 +114,12 @@ def test_help_lists_commands_and_options():
 
 
 def test_version_names_mgc_and_the_default_model():
-    from mgc_model import tagger
+    from mgc_model import registry
 
     result = mgc("--version")
     assert result.returncode == 0
     assert result.stdout.startswith("mgc ")
-    assert f"default model {tagger.describe(tagger.DEFAULT_MODEL).ref}" in result.stdout
+    assert f"default model {registry.describe(registry.DEFAULT_MODEL).ref}" in result.stdout
     assert result.stderr == ""  # TensorFlow loaded, and said nothing
 
 
@@ -136,8 +136,8 @@ def test_verbose_shows_what_tensorflow_prints_as_it_starts(tmp_path):
 
 def test_tagging_with_a_pretrained_model_never_starts_tensorflow():
     """Its networks run in onnxruntime: TensorFlow's start-up (seconds) is not paid."""
-    probe = ("import sys; from pipelines import cli; from mgc_model import tagger; "
-             "tagger.load(tagger.DEFAULT_MODEL); cli.main(['--version']); "
+    probe = ("import sys; from pipelines import cli; from mgc_model import registry; "
+             "registry.load(registry.DEFAULT_MODEL); cli.main(['--version']); "
              "print('tensorflow' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             timeout=600)

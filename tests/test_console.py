@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from pipelines.console import is_noise, quiet_native_stderr
+from pipelines.terminal.console import is_noise, quiet_native_stderr
 
 NOISE = [
     "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR",

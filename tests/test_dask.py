@@ -19,10 +19,11 @@ from apache_beam.transforms.window import GlobalWindow
 from apache_beam.utils.windowed_value import WindowedValue
 
 from audio import chord_track, write_audio
-from pipelines.cli import check_beam_args, main
-from pipelines.extract import ExtractOptions, run_extract
-from pipelines.sources import folder_source
-from pipelines.tag import TagOptions, run_tag
+from pipelines.cli import main
+from pipelines.commands.common import check_beam_args
+from pipelines.graph.extract import ExtractOptions, run_extract
+from pipelines.graph.sources import folder_source
+from pipelines.graph.tag import TagOptions, run_tag
 from test_portability import _errors, _free_port, _records, _stop, _tags
 
 ddist = pytest.importorskip("dask.distributed")
@@ -171,7 +172,7 @@ def _received(out: Path, name: str) -> list:
 
 @pytest.mark.timeout(60)
 def test_mgc_dask_runner_splits_tagged_outputs_and_keeps_bundle_ends(cluster, tmp_path):
-    from pipelines.dask_runner import DaskRunner
+    from pipelines.graph.dask_runner import DaskRunner
 
     _odd_and_counted(DaskRunner(), cluster, tmp_path)
     assert _received(tmp_path, "odd") == [1, 3]
@@ -182,7 +183,7 @@ def test_mgc_dask_runner_splits_tagged_outputs_and_keeps_bundle_ends(cluster, tm
 @pytest.mark.xfail(strict=True, raises=AssertionError,
                    reason="Beam 2.77's DaskRunner gives a consumer of one tagged output every "
                    "output of the ParDo, and drops finish_bundle's outputs; when this passes, "
-                   "pipelines/dask_translate.py can go")
+                   "pipelines/graph/dask_translate.py can go")
 def test_beam_dask_runner_splits_tagged_outputs_and_keeps_bundle_ends(cluster, tmp_path):
     from apache_beam.runners.dask.dask_runner import DaskRunner
 

@@ -8,7 +8,7 @@ import pytest
 import soundfile as sf
 
 from audio import ALL_FORMATS, chord_track, write_audio
-from pipelines.decode import AudioReader, DecodeError, mono_blocks
+from pipelines.audio.decode import AudioReader, DecodeError, mono_blocks
 
 
 def decode(path) -> tuple:
@@ -131,7 +131,7 @@ def test_a_file_that_is_not_regular_is_refused_without_reading(tmp_path):
 @pytest.mark.timeout(60)
 def test_a_stalled_open_is_given_up(tmp_path, monkeypatch):
     """A FIFO past the regular-file check stands for a hung mount: opening it blocks."""
-    import pipelines.decode as decode_module
+    import pipelines.audio.decode as decode_module
 
     monkeypatch.setattr(decode_module, "refusal", lambda path: None)
     fifo = tmp_path / "fifo.mp3"
@@ -163,7 +163,7 @@ def test_a_decode_that_stops_making_progress_is_given_up(tmp_path, monkeypatch):
 
 @pytest.mark.timeout(60)
 def test_a_file_decoding_to_far_more_audio_than_its_size_is_refused(tmp_path, monkeypatch):
-    from pipelines.decode import MAX_FRAMES_PER_BYTE
+    from pipelines.audio.decode import MAX_FRAMES_PER_BYTE
 
     def endless(self):
         while True:  # a decoder bomb: ever more audio out of a few bytes
@@ -178,7 +178,7 @@ def test_a_file_decoding_to_far_more_audio_than_its_size_is_refused(tmp_path, mo
 
 @pytest.mark.parametrize("ext", ["flac", "ogg", "opus"])
 def test_silence_the_best_compressed_audio_stays_far_under_the_cap(tmp_path, ext):
-    from pipelines.decode import MAX_FRAMES_PER_BYTE
+    from pipelines.audio.decode import MAX_FRAMES_PER_BYTE
 
     sr = 48000 if ext == "opus" else 44100
     path = tmp_path / f"silence.{ext}"

@@ -13,8 +13,8 @@ import soundfile as sf
 from audio import _write_pyav, chord_track, write_audio
 from mgc_model.frontend import FrontendConfig, WindowCutter
 from mgc_model.yamnet import FRONTEND as YAMNET
-from pipelines.decode import AudioReader, DecodeError, SeekFailed, mono_blocks
-from pipelines.transforms import PatchStream
+from pipelines.audio.decode import AudioReader, DecodeError, SeekFailed, mono_blocks
+from pipelines.audio.windows import PatchStream
 
 FRONTENDS = (FrontendConfig(), YAMNET)  # the default model's: musicnn's, then YAMNet's
 SECONDS = 24.0

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from pipelines.cli import check_beam_args, tag_parser
+from pipelines.commands.common import check_beam_args
+from pipelines.commands.tag import tag_parser
 
 ROOT = Path(__file__).resolve().parents[1]
 DEPLOY = ROOT / "deploy"

@@ -16,9 +16,9 @@ from audio import chord_track, write_audio
 from fma_fixture import DATASET_HOP_SECONDS, make_labelled_folder
 from mgc_model.features import FEATURE_NAMES
 from mgc_model.frontend import FrontendConfig, log_mel, patches
-from pipelines.decode import AudioReader
-from pipelines.extract import ExtractOptions, ExtractTrack, PatchRecord, run_extract
-from pipelines.sources import LabelledTrack, folder_source
+from pipelines.audio.decode import AudioReader
+from pipelines.graph.extract import ExtractOptions, ExtractTrack, PatchRecord, run_extract
+from pipelines.graph.sources import LabelledTrack, folder_source
 from schemas import tfrecord
 from schemas.parquet import feature_names
 

@@ -26,10 +26,10 @@ from mgc_model.genre_aliases import (
     name_key,
     to_fma,
 )
-from pipelines.agreement import agreement, describe
 from pipelines.cli import main
-from pipelines.file_tags import NO_TAGS, FileTags, read_file_tags
-from pipelines.tag import run_tag
+from pipelines.files.tags import NO_TAGS, FileTags, read_file_tags
+from pipelines.graph.tag import run_tag
+from pipelines.learn.agreement import agreement, describe
 from tagged_files import (
     ALBUM,
     ARTIST,
@@ -120,7 +120,7 @@ def test_a_wav_riff_info_chunk_is_read(tmp_path):
 
 
 def test_genres_mgc_wrote_itself_are_not_the_librarys(tmp_path):
-    from pipelines.writeback import WriteOptions, write_genres
+    from pipelines.files.writeback import WriteOptions, write_genres
 
     filled = make_tagged(tmp_path / "filled.flac", "flac")
     write_genres(str(filled), {"Rock": 0.95, "Jazz": 0.05}, "m@1", WriteOptions())
@@ -260,7 +260,7 @@ def tag_run(tmp_path_factory):
                      "--no-progress"])
     first = {"tags": pd.read_parquet(out / "tags").set_index("path"),
              "run": json.loads((out / "run.json").read_text())}
-    from pipelines.tag import TagOptions
+    from pipelines.graph.tag import TagOptions
 
     again = run_tag([str(lib)], str(out), TagOptions(max_patches=1), incremental=True)
     second = {"tags": pd.read_parquet(out / "tags").set_index("path"),
@@ -319,7 +319,7 @@ def test_file_tags_is_a_light_module():
     import subprocess
     import sys
 
-    code = ("import sys, pipelines.file_tags, mgc_model.genre_aliases, pipelines.agreement; "
+    code = ("import sys, pipelines.files.tags, mgc_model.genre_aliases, pipelines.learn.agreement; "
             "print(any(m in sys.modules for m in ('tensorflow', 'apache_beam', 'keras')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           timeout=120)

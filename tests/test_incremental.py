@@ -17,11 +17,11 @@ import pytest
 from audio import chord_track, write_audio
 from mgc_model.bundle import BundleWriter
 from mgc_model.pretrained import MUSICNN_INFO
-from pipelines import transforms
 from pipelines.cli import main
-from pipelines.incremental import previous_run, state_key
-from pipelines.tag import TagOptions, run_tag
-from pipelines.writeback import WriteOptions
+from pipelines.files.writeback import WriteOptions
+from pipelines.graph import steps
+from pipelines.graph.incremental import previous_run, state_key
+from pipelines.graph.tag import TagOptions, run_tag
 from tagged_files import make_tagged, mediafile_genres
 
 OPTIONS = TagOptions(max_patches=2)
@@ -93,7 +93,7 @@ def nights(tmp_path_factory):
         def die(*args, **kwargs):
             raise RuntimeError("worker killed")
 
-        mp.setattr(transforms, "tag_row", die)
+        mp.setattr(steps, "tag_row", die)
         with pytest.raises(Exception, match="worker killed"):
             run_tag([str(lib)], str(out), OPTIONS, incremental=True)
     seen["killed"] = snapshot(out)
@@ -214,7 +214,7 @@ def test_an_unreadable_or_foreign_state_means_a_full_run(tmp_path):
 def test_a_nightly_run_after_an_undo_does_not_write_the_files_again(tmp_path):
     """``mgc undo`` covers the last run's writes (OUT/writes lists only that night's); the
     next night knows each restored file by the undo's record and leaves it alone."""
-    from pipelines.undo import undo_run
+    from pipelines.files.undo import undo_run
 
     lib, out = tmp_path / "lib", tmp_path / "out"
     files = [make_tagged(lib / "a.mp3", "mp3-v23", seconds=3.0),

@@ -16,12 +16,12 @@ from mutagen.flac import FLAC
 
 from audio import write_audio
 from fma_fixture import SR, ArtistStyle, synth_track
-from mgc_model import tagger
+from mgc_model import registry
 from mgc_model.bundle import NotABundle, load_bundle
 from mgc_model.head import fit_head
 from pipelines.cli import main
-from pipelines.learn import LearnOptions
-from pipelines.owner_labels import artist_groups, held_out, owner_labels
+from pipelines.learn.from_tags import LearnOptions
+from pipelines.learn.owner_labels import artist_groups, held_out, owner_labels
 from tagged_files import mediafile_genres
 
 SECONDS = 3.2  # one analysis window
@@ -198,19 +198,19 @@ def test_the_bundle_beats_the_default_model_on_the_same_held_out_tracks(taught):
 
 
 def test_the_bundle_is_a_head_on_the_default_model(taught):
-    info = tagger.describe(str(taught["bundle"]))
+    info = registry.describe(str(taught["bundle"]))
     training = json.loads((taught["bundle"] / "training.json").read_text())
     assert info.ref == taught["report"]["model"] == f"owner@{training['version']}"
-    assert info.base == tagger.DEFAULT_MODEL and training["arch"] == "head"
-    assert training["base_model"] == tagger.describe(tagger.DEFAULT_MODEL).ref
-    assert info.frontends == tagger.describe(tagger.DEFAULT_MODEL).frontends
+    assert info.base == registry.DEFAULT_MODEL and training["arch"] == "head"
+    assert training["base_model"] == registry.describe(registry.DEFAULT_MODEL).ref
+    assert info.frontends == registry.describe(registry.DEFAULT_MODEL).frontends
     assert info.genres == ("Classical", "Hip Hop", "Rock") and info.keeps_spelling
     with pytest.raises(NotABundle, match="report.json"):
         load_bundle(str(taught["bundle"]))
     head = taught["bundle"] / "head.json"
     head.write_text(head.read_text().replace('"base"', '"base" ', 1))
     with pytest.raises(NotABundle, match="replaced after training"):
-        tagger.describe(str(taught["bundle"]))
+        registry.describe(str(taught["bundle"]))
 
 
 def test_tagging_with_the_bundle_fills_untagged_files_with_the_owners_genres(taught):
@@ -230,7 +230,7 @@ def test_tagging_with_the_bundle_fills_untagged_files_with_the_owners_genres(tau
 
 def test_a_library_that_cannot_teach_is_refused_before_a_bundle(tmp_path):
     from mgc_model.bundle import BundleWriter
-    from pipelines.learn import _fit_and_report
+    from pipelines.learn.from_tags import _fit_and_report
 
     features = {"path": [f"/m/{i}.flac" for i in range(8)], "artist": list("AABBCCDD"),
                 "album_artist": [None] * 8, "album": [None] * 8,
@@ -240,7 +240,7 @@ def test_a_library_that_cannot_teach_is_refused_before_a_bundle(tmp_path):
     writer = BundleWriter(tmp_path / "b")
     with pytest.raises(ValueError, match=r"fewer than two genres with at least 5 tracks each "
                                          r"\(kept: Rock; left out: \{'Jazz': 2\}\)"):
-        _fit_and_report(features, writer, LearnOptions(), tagger.describe(tagger.DEFAULT_MODEL))
+        _fit_and_report(features, writer, LearnOptions(), registry.describe(registry.DEFAULT_MODEL))
     writer.discard()
     assert not (tmp_path / "b").exists()
     (tmp_path / "writes").mkdir()  # a --write-tags run's records: never a feature folder

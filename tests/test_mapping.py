@@ -98,22 +98,22 @@ def test_expert_evidence_is_neutral_where_an_expert_has_no_class():
 
 @pytest.fixture(scope="module")
 def default_model():
-    from mgc_model import tagger
+    from mgc_model import registry
 
-    return tagger.load(tagger.DEFAULT_MODEL)
+    return registry.load(registry.DEFAULT_MODEL)
 
 
 def windows_of(model, path: Path) -> tuple[np.ndarray, ...]:
     """The file's analysis windows as the pipeline cuts them, batched per front-end."""
-    from pipelines.inference import stack_windows
-    from pipelines.transforms import PatchStream
+    from pipelines.audio.windows import PatchStream
+    from pipelines.graph.inference import stack_windows
 
     return stack_windows(list(PatchStream(model.info.frontends).patches(str(path))))
 
 
 def track_scores(model, path: Path) -> np.ndarray:
     """As the pipeline scores a track: the windows' mean, then ``MeanScores``' sharpening."""
-    from pipelines.transforms import MeanScores
+    from pipelines.graph.steps import MeanScores
 
     inputs = windows_of(model, path)
     scores, embedding = model.predict(inputs)
@@ -139,7 +139,7 @@ TEXT = ("It was the best of times, it was the worst of times, it was the age of 
 
 
 def test_narration_is_spoken_and_confident(tmp_path, default_model):
-    from pipelines.writeback import CONFIDENT_SCORE
+    from mgc_model.decision import CONFIDENT_SCORE
 
     scores = track_scores(default_model, espeak(tmp_path, TEXT))
     assert FMA_GENRES[scores.argmax()] == "Spoken"

@@ -5,7 +5,7 @@ import os
 import fsspec
 import pytest
 
-from pipelines.matching import InputNotFound, check_inputs, expand_input, is_audio_path
+from pipelines.audio.matching import InputNotFound, check_inputs, expand_input, is_audio_path
 
 
 def touch(path):
@@ -84,8 +84,8 @@ def special_files(root) -> dict[str, str]:
 
 @pytest.mark.timeout(60)
 def test_only_regular_files_are_read_the_rest_are_match_error_rows(tmp_path):
-    from pipelines.matching import refusal
-    from pipelines.transforms import ERRORS, MatchAudioFiles
+    from pipelines.audio.matching import refusal
+    from pipelines.graph.steps import ERRORS, MatchAudioFiles
 
     special = special_files(tmp_path / "lib")
     good = touch(tmp_path / "lib" / "song.mp3")
@@ -103,7 +103,7 @@ def test_only_regular_files_are_read_the_rest_are_match_error_rows(tmp_path):
 
 @pytest.mark.timeout(60)
 def test_a_folder_with_an_audio_name_is_an_error_row_and_its_files_are_matched(tmp_path):
-    from pipelines.transforms import ERRORS, MatchAudioFiles
+    from pipelines.graph.steps import ERRORS, MatchAudioFiles
 
     inside = touch(tmp_path / "lib" / "album.mp3" / "song.flac")
     (tmp_path / "lib" / "empty.ogg").mkdir()

@@ -12,14 +12,14 @@ import pytest
 
 from mgc_model.frontend import FrontendConfig, WindowCutter, budget_windows
 from mgc_model.yamnet import FRONTEND as YAMNET
-from pipelines.tag import DEFAULT_MAX_PATCHES, TagOptions
+from pipelines.graph.tag import DEFAULT_MAX_PATCHES, TagOptions
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 import patch_budget  # noqa: E402  (bench/ is not a package)
 
 
 def test_tag_caps_by_default_and_zero_means_every_patch():
-    from pipelines.cli import tag_parser
+    from pipelines.commands.tag import tag_parser
 
     assert tag_parser().parse_args(["x", "-o", "y"]).max_patches == DEFAULT_MAX_PATCHES > 0
     assert TagOptions().max_patches == DEFAULT_MAX_PATCHES
@@ -31,15 +31,15 @@ def test_tag_caps_by_default_and_zero_means_every_patch():
 
 def test_extract_keeps_every_patch_by_default():
     """Training data wants every patch: the budget is tag's, not extract's."""
-    from pipelines.cli import extract_parser
-    from pipelines.extract import ExtractOptions
+    from pipelines.commands.extract import extract_parser
+    from pipelines.graph.extract import ExtractOptions
 
     assert ExtractOptions().max_patches is None
     assert extract_parser().parse_args(["--folder", "x", "-o", "y"]).max_patches is None
 
 
 def test_serve_repeats_the_budget_a_run_recorded(tmp_path):
-    from pipelines.serve import RunOptions
+    from pipelines.serve.server import RunOptions
 
     assert RunOptions.of_run(str(tmp_path)).max_patches == DEFAULT_MAX_PATCHES  # no run.json
     (tmp_path / "run.json").write_text(json.dumps({"options": {"max_patches": None}}))

@@ -21,10 +21,10 @@ from apache_beam.metrics.metric import MetricsFilter
 
 from audio import chord_track, write_audio
 from mgc_model import bundle
-from pipelines.cli import with_progress
-from pipelines.extract import ExtractOptions, run_extract
-from pipelines.sources import folder_source
-from pipelines.tag import TagOptions, run_tag
+from pipelines.commands.common import with_progress
+from pipelines.graph.extract import ExtractOptions, run_extract
+from pipelines.graph.sources import folder_source
+from pipelines.graph.tag import TagOptions, run_tag
 from schemas import tfrecord
 
 MULTI_PROCESS = ["--direct_num_workers", "2", "--direct_running_mode", "multi_processing"]
@@ -183,10 +183,10 @@ def test_model_is_loaded_once_per_worker_process(library, tmp_path):
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from mgc_model import tagger
-    from pipelines.tag import build_tag_pipeline
+    from mgc_model import registry
+    from pipelines.graph.tag import build_tag_pipeline
 
-    info = tagger.describe(tagger.DEFAULT_MODEL)
+    info = registry.describe(registry.DEFAULT_MODEL)
     args = ["--direct_num_workers", "2", "--direct_running_mode", "multi_threading"]
     p = beam.Pipeline(options=PipelineOptions(args))
     build_tag_pipeline(p, [str(library)], str(tmp_path / "staging"),

@@ -1,4 +1,4 @@
-"""Publication of a run's outputs by the job's own last step (``pipelines/output.py``): what
+"""Publication of a run's outputs by the job's own last step (``pipelines/graph/publish.py``): what
 lands in OUT, a failed job publishing nothing, and a publication cut short then retried, as a
 runner retries a failed step."""
 
@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 from fsspec.implementations.local import LocalFileSystem
 
-from pipelines import output
-from pipelines.extract import SUMMARY_FILE, publish_dataset
+from pipelines.graph import publish
+from pipelines.graph.extract import SUMMARY_FILE, publish_dataset
 from schemas.parquet import ERRORS_SCHEMA
 
 START = "2026-11-21T00:00:00+00:00"
@@ -26,7 +26,7 @@ def write_rows(folder, rows: dict) -> None:
 
 
 def stage_tag_run(out, run_id: str, paths: list[str], failed: list[str]) -> str:
-    staging = output.staging_dir(str(out), run_id)
+    staging = publish.staging_dir(str(out), run_id)
     scores = [0.9 - 0.5 * (i % 2) for i in range(len(paths))]  # 0.9, 0.4, 0.9, ...
     write_rows(os.path.join(staging, "tags"), {"path": paths, "genre": ["Rock"] * len(paths),
                                                "genre_score": scores})
@@ -55,25 +55,25 @@ def test_publish_moves_the_outputs_and_writes_the_record_last(tmp_path):
     out = tmp_path / "out"
     old = stage_tag_run(out, "night1", ["a.mp3"], [])
     os.makedirs(os.path.join(old, "writes"))
-    output.publish_tags(old, str(out), {"run_id": "night1", "started_at": START},
+    publish.publish_tags(old, str(out), {"run_id": "night1", "started_at": START},
                         optional=("writes",))
     assert sorted(os.listdir(out)) == ["errors", "run.json", "tags", "writes"]
 
     new = stage_tag_run(out, "night2", ["a.mp3", "b.mp3"], ["c.mp3"])
-    output.publish_tags(new, str(out), {"run_id": "night2", "started_at": START,
+    publish.publish_tags(new, str(out), {"run_id": "night2", "started_at": START,
                                         "confident_score": 0.85})
     # a run that did not write genres retires the previous run's write outcomes
     assert sorted(os.listdir(out)) == ["errors", "run.json", "tags"]
-    record = output.read_record(str(out), output.RUN_FILE, "night2")
+    record = publish.read_record(str(out), publish.RUN_FILE, "night2")
     assert {k: record[k] for k in ("seen", "tagged", "skipped", "failed")} == {
         "seen": 3, "tagged": 2, "skipped": 0, "failed": 1}
     assert record["confident"] == 1  # a.mp3 scored 0.9, b.mp3 0.4
     assert record["wall_time_s"] > 0
-    summary = output.tag_summary(str(out), record)
+    summary = publish.tag_summary(str(out), record)
     assert summary.confident == 1
     assert summary.top_genres == [("Rock", 2)]
     with pytest.raises(RuntimeError, match="without publishing"):
-        output.read_record(str(out), output.RUN_FILE, "night3")
+        publish.read_record(str(out), publish.RUN_FILE, "night3")
 
 
 def crash_on_move(monkeypatch, n: int) -> None:
@@ -95,7 +95,7 @@ def previous_and_next(tmp_path, name: str):
     first = stage_tag_run(out, "night1", ["a.mp3"], ["z.mp3"])
     os.makedirs(os.path.join(first, "writes"))
     write_rows(os.path.join(first, "writes"), {"path": ["a.mp3"], "action": ["written"]})
-    output.publish_tags(first, str(out), {"run_id": "night1", "started_at": START},
+    publish.publish_tags(first, str(out), {"run_id": "night1", "started_at": START},
                         optional=("writes",))
     staging = stage_tag_run(out, "night2", ["a.mp3", "b.mp3"], ["c.mp3"])
     return out, staging
@@ -106,22 +106,22 @@ def test_a_publication_cut_short_and_retried_ends_as_one_that_was_not(tmp_path, 
                                                                       crash_at):
     run = {"run_id": "night2", "started_at": START}
     clean, staging = previous_and_next(tmp_path, "clean")
-    output.publish_tags(staging, str(clean), run)
+    publish.publish_tags(staging, str(clean), run)
 
     out, staging = previous_and_next(tmp_path, "retried")
     with monkeypatch.context() as m:
         crash_on_move(m, crash_at)
         with pytest.raises(OSError, match="worker lost"):
-            output.publish_tags(staging, str(out), run)
+            publish.publish_tags(staging, str(out), run)
     assert json.loads((out / "run.json").read_text())["run_id"] == "night1"  # record last
-    output.publish_tags(staging, str(out), run)  # the runner's retry
+    publish.publish_tags(staging, str(out), run)  # the runner's retry
     assert snapshot(out) == snapshot(clean)
-    output.publish_tags(staging, str(out), run)  # and once more: nothing left to do
+    publish.publish_tags(staging, str(out), run)  # and once more: nothing left to do
     assert snapshot(out) == snapshot(clean)
 
 
 def stage_dataset(out, run_id: str, shard: bytes) -> str:
-    staging = Path(output.staging_dir(str(out), run_id))
+    staging = Path(publish.staging_dir(str(out), run_id))
     staging.mkdir(parents=True)
     for name in ("labels.json", "frontend.json"):
         (staging / name).write_text(json.dumps({"run": run_id}))
@@ -156,37 +156,37 @@ def write_paths(p: beam.Pipeline, staging: str, paths: list[str], fail: bool = F
     schema = pa.schema([("path", pa.string()), ("genre", pa.string()),
                         ("genre_score", pa.float64())])
     tags = (p | beam.Create(paths) | beam.Map(check)
-            | "WriteTags" >> beam.io.WriteToParquet(output.shard_prefix(staging, "tags"),
+            | "WriteTags" >> beam.io.WriteToParquet(publish.shard_prefix(staging, "tags"),
                                                     schema, file_name_suffix=".parquet"))
     return [tags]
 
 
 def test_a_job_publishes_when_its_writes_are_done_even_with_no_rows(tmp_path):
     out = str(tmp_path / "out")
-    record = output.run_and_publish(out, [], output.RUN_FILE, {"model": "m"},
+    record = publish.run_and_publish(out, [], publish.RUN_FILE, {"model": "m"},
                                     functools.partial(write_paths, paths=[]),
-                                    output.publish_tags)
+                                    publish.publish_tags)
     assert (record["seen"], record["runner"]) == (0, "DirectRunner")
-    record = output.run_and_publish(out, [], output.RUN_FILE, {"model": "m"},
+    record = publish.run_and_publish(out, [], publish.RUN_FILE, {"model": "m"},
                                     functools.partial(write_paths, paths=["a.mp3", "b.mp3"]),
-                                    output.publish_tags)
+                                    publish.publish_tags)
     assert record["tagged"] == 2 and record["model"] == "m"
     assert sorted(os.listdir(out)) == ["errors", "run.json", "tags"]
 
 
 def test_a_failed_job_publishes_nothing_and_leaves_no_staging(tmp_path):
     out = str(tmp_path / "out")
-    first = output.run_and_publish(out, [], output.RUN_FILE, {},
+    first = publish.run_and_publish(out, [], publish.RUN_FILE, {},
                                    functools.partial(write_paths, paths=["a.mp3"]),
-                                   output.publish_tags)
+                                   publish.publish_tags)
     before = snapshot(out)
     with pytest.raises(Exception, match="a worker bug"):
-        output.run_and_publish(out, [], output.RUN_FILE, {},
+        publish.run_and_publish(out, [], publish.RUN_FILE, {},
                                functools.partial(write_paths, paths=["a.mp3", "b.mp3"],
                                                  fail=True),
-                               output.publish_tags)
+                               publish.publish_tags)
     assert snapshot(out) == before
-    assert output.read_record(out, output.RUN_FILE)["run_id"] == first["run_id"]
+    assert publish.read_record(out, publish.RUN_FILE)["run_id"] == first["run_id"]
 
 
 def test_a_job_nobody_waits_for_publishes_itself(tmp_path, capsys):

@@ -24,9 +24,9 @@ import pytest
 from audio import chord_track, write_audio
 from mgc_model.similarity import SimilarityIndex, UnknownTrack, embedding_matrix
 from pipelines import cli
-from pipelines.output import read_tags
-from pipelines.serve import make_server
-from pipelines.tag import TagOptions, run_tag
+from pipelines.graph.publish import read_tags
+from pipelines.graph.tag import TagOptions, run_tag
+from pipelines.serve.server import make_server
 
 UPLOAD_LIMIT = 1024 * 1024  # small, so the 413 test sends little
 

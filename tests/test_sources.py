@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from fma_fixture import GENRE_NAMES, make_labelled_folder
-from pipelines.sources import (
+from pipelines.graph.sources import (
     SourceError,
     assign_splits,
     fma_source,

@@ -14,11 +14,11 @@ import pytest
 from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 
 from audio import chord_track, library, write_audio
-from mgc_model import tagger
+from mgc_model import registry
 from mgc_model.genres import FMA_GENRES
-from pipelines import output
-from pipelines.output import read_tags
-from pipelines.tag import TagOptions, build_tag_pipeline, run_tag
+from pipelines.graph import publish
+from pipelines.graph.publish import read_tags
+from pipelines.graph.tag import TagOptions, build_tag_pipeline, run_tag
 from schemas.parquet import ERRORS_SCHEMA, genre_labels
 from test_decode import broken_files
 from test_matching import special_files
@@ -92,7 +92,7 @@ def test_run_json_counts_what_was_written(collection, tagged):
     run = json.loads((out / "run.json").read_text())
     assert {k: run[k] for k in ("seen", "tagged", "skipped", "failed")} == {
         "seen": len(good) + len(bad), "tagged": len(good), "skipped": 0, "failed": len(bad)}
-    assert run["model"] == tagger.describe(tagger.DEFAULT_MODEL).ref
+    assert run["model"] == registry.describe(registry.DEFAULT_MODEL).ref
     assert run["runner"] == "DirectRunner" and run["wall_time_s"] > 0
     assert not [p for p in os.listdir(out) if p.startswith(".staging")]
 
@@ -119,7 +119,7 @@ def test_tags_schema_and_values(tagged):
         embedding = np.asarray(row.embedding)
         assert embedding.shape == (400,) and np.isfinite(embedding).all()
         assert row.track_id == hashlib.sha1(row.path.encode()).hexdigest()[:16]
-        assert row.model.startswith(f"{tagger.DEFAULT_MODEL}@")
+        assert row.model.startswith(f"{registry.DEFAULT_MODEL}@")
 
 
 def test_durations_channels_and_patches(tagged):
@@ -176,15 +176,15 @@ def test_fsspec_input(tmp_path):
 def test_graph_publishes_itself_on_beams_test_pipeline(collection, tmp_path):
     """The job's own last step publishes: nothing runs after the pipeline here."""
     root, _, _ = collection
-    info = tagger.describe(tagger.DEFAULT_MODEL)
+    info = registry.describe(registry.DEFAULT_MODEL)
     out = str(tmp_path / "out")
-    staging = output.staging_dir(out, "test")
+    staging = publish.staging_dir(out, "test")
     run = {"run_id": "test", "started_at": "2026-11-21T00:00:00+00:00"}
     with BeamTestPipeline() as p:
         written = build_tag_pipeline(p, [str(root / "formats")], staging, TagOptions(), info)
-        tuple(written) | output.PublishWhenWritten(
-            functools.partial(output.publish_tags, staging, out, run))
-    record = output.read_record(out, output.RUN_FILE, "test")
+        tuple(written) | publish.PublishWhenWritten(
+            functools.partial(publish.publish_tags, staging, out, run))
+    record = publish.read_record(out, publish.RUN_FILE, "test")
     assert record["tagged"] == 8 and record["failed"] == 0
     errors = ds.dataset(tmp_path / "out" / "errors").to_table()
     assert errors.num_rows == 0 and errors.schema.equals(ERRORS_SCHEMA)

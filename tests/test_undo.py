@@ -12,7 +12,7 @@ import pytest
 
 from audio import chord_track, write_audio
 from pipelines.cli import main
-from pipelines.undo import NothingToUndo, undo_run
+from pipelines.files.undo import NothingToUndo, undo_run
 from tagged_files import (
     FORMATS,
     audio_hash,

@@ -17,15 +17,15 @@ import mutagen
 import pandas as pd
 import pytest
 
-from pipelines import writeback
-from pipelines.undo import undo_run
+from pipelines.files import atomic
+from pipelines.files.undo import undo_run
 from tagged_files import FORMATS, make_tagged, record_run
 
 TIMED_KILLS = 6
 IO_KILLS = 14
 UNDO = """
 import os, signal, sys, time
-from pipelines.undo import undo_run
+from pipelines.files.undo import undo_run
 
 IO = {"open", "write", "truncate", "flush", "close", "fsync", "move", "replace", "rename",
       "remove", "unlink", "utime", "chmod", "chown"}
@@ -109,7 +109,7 @@ def test_kill_9_during_undo_leaves_old_or_new_files(states):
             data = (lib / name).read_bytes()
             assert data in (before[name], after[name]), f"{name} is neither old nor new"
             restored.append(data == before[name])
-        temps = [p for p in lib.iterdir() if writeback.TEMP_INFIX in p.name]
+        temps = [p for p in lib.iterdir() if atomic.TEMP_INFIX in p.name]
         mid_run += bool(temps) or 0 < sum(restored) < len(restored)
 
         # the next undo finishes the job: every file as before, no temp file left

@@ -18,23 +18,18 @@ import pytest
 import soundfile as sf
 
 from audio import chord_track, write_audio
-from pipelines import writeback
-from pipelines.transforms import ERRORS, Track, WriteGenreTags
-from pipelines.writeback import (
-    ChangedSinceRead,
-    FileStat,
-    ReadOnlyFile,
-    UnreadableTags,
-    UnsupportedFormat,
-    Vanished,
+from mgc_model.decision import title_case
+from pipelines.files import atomic, writeback
+from pipelines.files.atomic import ChangedSinceRead, FileStat, ReadOnlyFile, Vanished
+from pipelines.files.formats import UnreadableTags, UnsupportedFormat, read_current
+from pipelines.files.writeback import (
     WriteOptions,
     apply,
     choose_genres,
     plan,
-    read_current,
-    title_case,
     write_genres,
 )
+from pipelines.graph.steps import ERRORS, Track, WriteGenreTags
 from tagged_files import (
     FORMATS,
     audio_hash,
@@ -84,7 +79,7 @@ def copy_of(pristine, tmp_path):
 
 
 def leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if writeback.TEMP_INFIX in p.name)
+    return sorted(p.name for p in folder.iterdir() if atomic.TEMP_INFIX in p.name)
 
 
 @pytest.mark.parametrize("fmt", list(FORMATS))

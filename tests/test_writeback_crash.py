@@ -19,7 +19,7 @@ from pathlib import Path
 import mutagen
 import pytest
 
-from pipelines import writeback
+from pipelines.files import atomic
 from tagged_files import FORMATS, audio_hash, make_tagged
 
 TIMED_KILLS = 8
@@ -28,7 +28,7 @@ IO_KILLS = 16
 # stage runs it. argv: kill-at (the n-th I/O call kills the process, 0 = never), then paths.
 WRITER = """
 import os, signal, sys, time
-from pipelines.writeback import WriteOptions, write_genres
+from pipelines.files.writeback import WriteOptions, write_genres
 
 # Calls that change files; a kill before a read is the same as one after the last change.
 IO = {"open", "write", "truncate", "flush", "close", "fsync", "move", "replace", "rename",
@@ -103,7 +103,7 @@ def test_kill_9_at_random_moments_leaves_old_or_new_files(originals, tmp_path):
             data = (lib / name).read_bytes()
             assert data in (old[name], new[name]), f"{name} is neither old nor new after kill"
             states.append(data == new[name])
-        temps = [p for p in lib.iterdir() if writeback.TEMP_INFIX in p.name]
+        temps = [p for p in lib.iterdir() if atomic.TEMP_INFIX in p.name]
         mid_run += bool(temps) or 0 < sum(states) < len(states)
     # The kills did land inside the run, not only before or after it.
     assert mid_run >= len(kills) // 2, f"only {mid_run} of {len(kills)} kills landed mid-run"

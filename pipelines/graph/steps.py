@@ -7,7 +7,7 @@ an ``ErrorRow`` and the run goes on.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from typing import NamedTuple
 
@@ -17,13 +17,15 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 from threadpoolctl import threadpool_limits
 
-from mgc_model.frontend import FrontendConfig, WindowCutter
-from mgc_model.tagger import ModelInfo
-from pipelines.decode import AudioReader, DecodeError, SeekFailed, mono_blocks, mono_spans
-from pipelines.file_tags import NO_TAGS, FileTags, read_file_tags
-from pipelines.incremental import Signature, signature_or_none
-from pipelines.matching import expand_input, refusal
-from pipelines.writeback import FileStat, WriteOptions, failed, file_stat, write_genres
+from mgc_model import decision
+from mgc_model.contract import ModelInfo
+from mgc_model.frontend import FrontendConfig
+from pipelines.audio.matching import expand_input, refusal
+from pipelines.audio.windows import PatchStream
+from pipelines.files.atomic import FileStat, file_stat
+from pipelines.files.tags import NO_TAGS, FileTags, read_file_tags
+from pipelines.files.writeback import WriteOptions, failed, write_genres
+from pipelines.graph.incremental import Signature, signature_or_none
 
 ERRORS = "errors"
 TRACKS = "tracks"
@@ -89,7 +91,7 @@ class MatchAudioFiles(beam.DoFn):
 class DecodeToPatches(beam.DoFn):
     """Path -> (path, window) for each analysis window (a tuple: one patch of the model's
     first front-end, then each further front-end's patches over the same audio), then the
-    ``Track`` on ``tracks``, with the tags the file carries (``pipelines.file_tags``: a broken
+    ``Track`` on ``tracks``, with the tags the file carries (``pipelines.files.tags``: a broken
     tag gives nulls, never an error row).
 
     Decoding, resampling, the log-mels and the patch cutting all stream: a one-hour file holds
@@ -126,126 +128,19 @@ class DecodeToPatches(beam.DoFn):
         self.decoded.inc()
         self.patches.inc(stream.n_patches)
         self.seconds.update(int(stream.duration_s))
-        yield pvalue.TaggedOutput(
-            TRACKS, (path, Track(path, stream.duration_s, stream.info.sample_rate,
-                                 stream.info.channels, stream.n_patches, stat, signature,
-                                 read_file_tags(path)))
-        )
+        yield pvalue.TaggedOutput(TRACKS, (path, decoded_track(path, stream, stat, signature)))
 
 
-class PatchStream:
-    """One file decoded in blocks into the model's analysis windows (``WindowCutter``): the
-    first step of tagging and of extraction. ``stage`` names the step a failure happened in,
-    for its error row.
-
-    A capped track (``max_patches``) of a format that seeks to the sample has only the audio
-    its windows read decoded (``WindowCutter.regions``, ``decode.mono_spans``); those windows
-    are held until the last one is cut, so that a seek that fails (``SeekFailed``: the file
-    holds less than its header says) falls back to decoding the file whole, as an uncapped
-    track is, with nothing yielded twice. ``seeked`` says which way the windows came.
-    """
-
-    def __init__(self, frontends: tuple[FrontendConfig, ...], hop_frames: int | None = None,
-                 max_patches: int | None = None, seek: bool = True) -> None:
-        self.frontends = frontends
-        self.hop_frames = hop_frames
-        self.max_patches = max_patches
-        self.seek = seek
-        self.stage = "decode"
-        self.info = None
-        self.n_samples = 0
-        self.n_patches = 0
-        self.decoded_frames = 0  # source frames decoded, fallback included
-        self.seeked = False
-        self.fallback: str | None = None  # why a seeking decode gave way to a whole one
-
-    @property
-    def duration_s(self) -> float:
-        return self.n_samples / self.frontends[0].sample_rate
-
-    def patches(self, path: str, on_block: Callable[[np.ndarray], None] | None = None
-                ) -> Iterator[tuple[np.ndarray, ...]]:
-        """The windows of ``path``, streaming; ``on_block`` also sees each block of mono
-        audio at the model's rate (stage ``features``), so it turns seeking off."""
-        with AudioReader(path) as reader:
-            cutter = self._start(reader)
-            regions = None
-            if self.seek and on_block is None and reader.info.seekable:
-                regions = cutter.regions(merge_gap=self.frontends[0].sample_rate // 2)
-            if regions is None:
-                yield from self._whole(reader, cutter, on_block)
-                return
-            windows = self._seeking(reader, cutter, regions)
-        if windows is not None:
-            yield from windows
-            return
-        with AudioReader(path) as reader:  # the seek fell short: decode it whole, afresh
-            yield from self._whole(reader, self._start(reader), on_block)
-
-    def _start(self, reader: AudioReader) -> WindowCutter:
-        self.info = reader.info
-        self.n_samples = 0
-        self.stage = "decode"
-        return WindowCutter(self.frontends, reader.info.duration_s, self.hop_frames,
-                            self.max_patches)
-
-    def _seeking(self, reader: AudioReader, cutter: WindowCutter,
-                 regions: list[tuple[int, int]]) -> list[tuple[np.ndarray, ...]] | None:
-        """The windows of a capped track cut from the stretches they read; None when the
-        file did not deliver them (``fallback`` says why)."""
-        rate = self.frontends[0].sample_rate
-        windows: list[tuple[np.ndarray, ...]] = []
-        position = 0  # samples at the model's rate that the cutter has been given
-        try:
-            for first, block in mono_spans(reader, rate, regions):
-                self.stage = "frontend"
-                if first > position:
-                    windows.extend(cutter.skip(first - position))
-                    position = first
-                block = block[position - first:]
-                if block.size:
-                    windows.extend(cutter.push(block))
-                    position += block.size
-                self.stage = "decode"
-            self.stage = "frontend"
-            windows.extend(cutter.finish())
-        except SeekFailed as error:
-            self.fallback = str(error)
-        finally:
-            self.decoded_frames += reader.decoded_frames
-        wanted = len(cutter.cutter.wanted or ())
-        if self.fallback is None and cutter.n_patches != wanted:
-            self.fallback = f"{cutter.n_patches} of the {wanted} windows asked for were cut"
-        if self.fallback is not None:
-            return None
-        self.n_samples = round(reader.info.duration_s * rate)
-        self.n_patches = cutter.n_patches
-        self.seeked = True
-        return windows
-
-    def _whole(self, reader: AudioReader, cutter: WindowCutter,
-               on_block: Callable[[np.ndarray], None] | None
-               ) -> Iterator[tuple[np.ndarray, ...]]:
-        rate = self.frontends[0].sample_rate
-        for block in mono_blocks(reader, rate):
-            self.n_samples += block.size
-            if on_block is not None:
-                self.stage = "features"
-                on_block(block)
-            self.stage = "frontend"
-            yield from cutter.push(block)
-            self.stage = "decode"
-        if self.n_samples == 0:
-            raise DecodeError("no audio samples in the file")
-        self.stage = "frontend"
-        yield from cutter.finish()
-        self.decoded_frames += reader.decoded_frames
-        self.n_patches = cutter.n_patches
+def decoded_track(path: str, stream: PatchStream, stat: FileStat | None = None,
+                  signature: Signature | None = None) -> Track:
+    """The ``Track`` of a file whose windows ``stream`` has cut, with the file's own tags."""
+    return Track(path, stream.duration_s, stream.info.sample_rate, stream.info.channels,
+                 stream.n_patches, stat, signature, read_file_tags(path))
 
 
 class MeanScores(beam.CombineFn):
     """Mean genre scores and embedding over a track's windows, then the model's own track
-    step (``ModelInfo.track_scores``: the default model sharpens, a head bundle scores the
+    step (``decision.track_scores``: the default model sharpens, a head bundle scores the
     mean embedding)."""
 
     def __init__(self, info: ModelInfo | None = None) -> None:
@@ -278,7 +173,7 @@ class MeanScores(beam.CombineFn):
             return None
         scores, embedding = (scores / n).astype(np.float32), (embedding / n).astype(np.float32)
         if self.info is not None:
-            scores = self.info.track_scores(scores, embedding)
+            scores = decision.track_scores(self.info, scores, embedding)
         return TrackScores(scores, embedding, n)
 
 
@@ -312,18 +207,6 @@ class BuildTagRow(beam.DoFn):
                           self.threshold, self.tagged_at)
 
 
-def genre_columns(scores: np.ndarray, genres: tuple[str, ...], top_k: int,
-                  threshold: float) -> dict:
-    """A tag row's genre columns from its final scores: the best genre, its score, the
-    listed genres (at most ``top_k``, scoring at least ``threshold``, the best always)."""
-    order = np.argsort(-scores, kind="stable")
-    best = int(order[0])
-    listed = [{"name": genres[i], "score": float(scores[i])} for i in order[:top_k]
-              if scores[i] >= threshold or i == best]
-    return {"genre": genres[best], "genre_score": float(scores[best]), "genres": listed,
-            "genre_scores": np.asarray(scores, dtype=np.float32).tolist()}
-
-
 def tag_row(track: Track, result: TrackScores, genres: tuple[str, ...], model_ref: str,
             top_k: int, threshold: float, tagged_at: datetime) -> dict:
     """The Parquet row of one tagged track (schema: ``schemas.parquet.tags_schema``); its
@@ -334,7 +217,7 @@ def tag_row(track: Track, result: TrackScores, genres: tuple[str, ...], model_re
         "duration_s": track.duration_s,
         "sample_rate": track.sample_rate,
         "channels": track.channels,
-        **genre_columns(result.genre_scores, genres, top_k, threshold),
+        **decision.listed(result.genre_scores, genres, top_k, threshold),
         "track_genre_scores": result.genre_scores.tolist(),
         "embedding": result.embedding.tolist(),
         "n_patches": result.n_patches,
@@ -348,7 +231,7 @@ def tag_row(track: Track, result: TrackScores, genres: tuple[str, ...], model_re
 
 class WriteGenreTags(beam.DoFn):
     """(path, {"tags": [tag row], "track": [Track]}) -> the file's ``OUT/writes/`` row, after
-    writing its genres into the file (``pipelines.writeback``).
+    writing its genres into the file (``pipelines.files.writeback``).
 
     The last stage of a run, and safe to retry: a retried bundle re-plans from the file as it
     now is, finds it already written, and leaves it alone. A file that cannot be written is an

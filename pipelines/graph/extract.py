@@ -1,6 +1,6 @@
 """The extract pipeline: labelled audio in, a training dataset out.
 
-Labelled tracks (``pipelines/sources.py``: FMA's metadata, a folder per genre, a manifest) ->
+Labelled tracks (``pipelines/graph/sources.py``: FMA's metadata, a folder per genre, a manifest) ->
 each file decoded once -> the model front-end's patches and the handcrafted features ->
 ``DIR/<split>-SSSSS-of-NNNNN.tfrecord`` (``schemas/tfrecord.py``), ``DIR/tracks/`` and
 ``DIR/errors/`` (Parquet), ``labels.json``, ``frontend.json`` and ``extract.json``. Outputs are
@@ -25,10 +25,11 @@ from fsspec.core import url_to_fs
 
 from mgc_model.features import FEATURE_NAMES, FeatureAccumulator
 from mgc_model.frontend import FrontendConfig
-from pipelines import output
-from pipelines.progress import ProgressFile, Report
-from pipelines.sources import LabelledTrack, Source
-from pipelines.transforms import ERRORS, TRACKS, ErrorRow, PatchStream
+from pipelines.audio.windows import PatchStream
+from pipelines.graph import publish
+from pipelines.graph.sources import LabelledTrack, Source
+from pipelines.graph.steps import ERRORS, TRACKS, ErrorRow
+from pipelines.terminal.progress import ProgressFile, Report
 from schemas import tfrecord
 from schemas.parquet import ERRORS_SCHEMA, tracks_schema
 
@@ -54,10 +55,7 @@ class ExtractOptions:
         FeatureAccumulator(self.frontend.sample_rate)  # refuses rates too low for the features
 
     def hop_frames(self) -> int | None:
-        if self.hop_seconds is None:
-            return None
-        cfg = self.frontend
-        return max(1, round(self.hop_seconds * cfg.sample_rate / cfg.hop_length))
+        return self.frontend.hop_frames(self.hop_seconds)
 
 
 class PatchRecord(NamedTuple):
@@ -178,12 +176,12 @@ def build_extract_pipeline(p: beam.Pipeline, listing: str, staging: str,
         for split, records in zip(tfrecord.SPLITS, by_split, strict=True)
     ]
     written.append(extracted.tracks | "WriteTracks" >> beam.io.WriteToParquet(
-        output.shard_prefix(staging, "tracks"), tracks_schema(FEATURE_NAMES),
+        publish.shard_prefix(staging, "tracks"), tracks_schema(FEATURE_NAMES),
         file_name_suffix=".parquet",
     ))
     written.append(extracted.errors | "ErrorDicts" >> beam.Map(ErrorRow._asdict)
                    | "WriteErrors" >> beam.io.WriteToParquet(
-                       output.shard_prefix(staging, "errors"), ERRORS_SCHEMA,
+                       publish.shard_prefix(staging, "errors"), ERRORS_SCHEMA,
                        file_name_suffix=".parquet"))
     return written
 
@@ -211,7 +209,7 @@ class ExtractSummary:
 def count_dataset(fs, root: str, labels: Sequence[str]) -> dict:
     """extract.json's counts, from what was written: tracks and patches per split, labels per
     split, failures."""
-    tracks = output.read_shards(fs, posixpath.join(root, "tracks"),
+    tracks = publish.read_shards(fs, posixpath.join(root, "tracks"),
                                 ["split", "labels", "n_patches"])
     splits = {s: {"tracks": 0, "patches": 0} for s in tfrecord.SPLITS}
     label_counts = {s: Counter() for s in tfrecord.SPLITS}
@@ -221,7 +219,7 @@ def count_dataset(fs, root: str, labels: Sequence[str]) -> dict:
             splits[split]["tracks"] += 1
             splits[split]["patches"] += n
             label_counts[split].update(labels[i] for i in ids)
-    failed = output.failed_paths(fs, root)
+    failed = publish.failed_paths(fs, root)
     return {
         "extracted": sum(s["tracks"] for s in splits.values()),
         "failed": len(failed),
@@ -248,7 +246,7 @@ def publish_dataset(staging: str, out: str, run: dict) -> None:
                 [*shards, "tracks", "errors", LABELS_FILE, FRONTEND_FILE],
                 [SUMMARY_FILE, *old])
 
-    output.publish(staging, out, SUMMARY_FILE, run, plan)
+    publish.publish(staging, out, SUMMARY_FILE, run, plan)
 
 
 def stage_dataset_files(source: Source, options: ExtractOptions, staging: str) -> str:
@@ -293,6 +291,6 @@ def run_extract(source: Source, out: str, options: ExtractOptions = ExtractOptio
         listing = stage_dataset_files(source, options, staging)
         return build_extract_pipeline(p, listing, staging, options, progress)
 
-    record = output.run_and_publish(out, pipeline_args, SUMMARY_FILE, run, build,
+    record = publish.run_and_publish(out, pipeline_args, SUMMARY_FILE, run, build,
                                     publish_dataset)
     return ExtractSummary.of(out, record) if record is not None else None

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from mgc_model.genre_aliases import name_key
-from pipelines.albums import album_key, folder_of
-from pipelines.file_tags import JOIN
+from pipelines.files.tags import JOIN, album_key, folder_of
 
 DEFAULT_MIN_TRACKS = 5
 DEFAULT_HOLDOUT = 0.2

@@ -34,7 +34,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
-from pipelines.matching import refusal
+from pipelines.audio.matching import refusal
 
 BLOCK_SECONDS = 10.0
 # A decode that yields no block for this long is given up: a 10 s block takes milliseconds.

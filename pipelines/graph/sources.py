@@ -22,7 +22,7 @@ from typing import NamedTuple
 import pandas as pd
 from fsspec.core import url_to_fs
 
-from pipelines.matching import is_audio_path, normalise
+from pipelines.audio.matching import is_audio_path, normalise
 from schemas.tfrecord import SPLITS
 
 SUBSETS = ("small", "medium", "large")  # each FMA subset contains the smaller ones

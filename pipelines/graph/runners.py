@@ -22,7 +22,7 @@ def runner_for(options: PipelineOptions) -> PipelineRunner | None:
     own choice)."""
     if is_dask(options.view_as(StandardOptions).runner):
         try:
-            from pipelines.dask_runner import DaskRunner
+            from pipelines.graph.dask_runner import DaskRunner
         except ImportError as error:
             raise ImportError(DASK_MISSING) from error
         return DaskRunner()

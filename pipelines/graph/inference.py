@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 from apache_beam.ml.inference.base import ModelHandler, PredictionResult
 
-from mgc_model import tagger
-from mgc_model.tagger import GenreTagger
+from mgc_model import registry
+from mgc_model.contract import GenreTagger
 
 # On CPU, batches of 8 to 64 patches score at the same rate, but TensorFlow's peak memory grows
 # with the batch (musicnn's front-end activations are ~20 MB per patch): 1.4 GB at 16, 3.2 GB
@@ -41,7 +41,7 @@ class GenreModelHandler(ModelHandler[Window, PredictionResult, GenreTagger]):
         self.batch_size = batch_size
 
     def load_model(self) -> GenreTagger:
-        return tagger.load(self.model_ref)
+        return registry.load(self.model_ref)
 
     def run_inference(self, batch: Sequence[Window], model: GenreTagger,
                       inference_args: dict[str, Any] | None = None) -> Iterable[PredictionResult]:

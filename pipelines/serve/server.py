@@ -7,8 +7,9 @@ nearest neighbours) and the JSON API behind them. The standard library's
 are plain HTML, CSS and JavaScript shipped in ``pipelines/static/``, with no build step and
 nothing fetched from elsewhere.
 
-Classifying an upload runs the tag pipeline's own steps on it (``DecodeToPatches``,
-``MeanScores``, ``tag_row``) with the tag run's options, so the page answers as ``mgc tag`` did.
+Classifying an upload runs the tag pipeline's own parts on it (``PatchStream``, the
+inference handler, ``MeanScores``, ``tag_row``) with the tag run's options, so the page
+answers as ``mgc tag`` did.
 """
 
 from __future__ import annotations
@@ -30,19 +31,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib.resources import files
 from urllib.parse import parse_qs, urlsplit
 
-import numpy as np
-from apache_beam import pvalue
 from fsspec.core import url_to_fs
 
-from mgc_model import tagger
+from mgc_model import decision, registry
+from mgc_model.contract import GenreTagger
 from mgc_model.similarity import SimilarityIndex, UnknownTrack
-from pipelines.agreement import agreement
-from pipelines.inference import DEFAULT_BATCH_SIZE, stack_windows
-from pipelines.matching import normalise
-from pipelines.output import read_tags
-from pipelines.tag import DEFAULT_MAX_PATCHES
-from pipelines.transforms import ERRORS, TRACKS, DecodeToPatches, MeanScores, tag_row
-from pipelines.writeback import CONFIDENT_SCORE
+from pipelines.audio.matching import normalise
+from pipelines.audio.windows import PatchStream
+from pipelines.graph.inference import DEFAULT_BATCH_SIZE, GenreModelHandler
+from pipelines.graph.publish import read_tags
+from pipelines.graph.steps import MeanScores, decoded_track, tag_row
+from pipelines.graph.tag import DEFAULT_MAX_PATCHES
+from pipelines.learn.agreement import agreement
 from schemas.parquet import genre_labels
 
 DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024
@@ -66,11 +66,11 @@ class ClassifyError(Exception):
 class RunOptions:
     """The options of the tag run whose answers the server repeats."""
 
-    model: str = tagger.DEFAULT_MODEL
+    model: str = registry.DEFAULT_MODEL
     hop_seconds: float | None = None
     max_patches: int = DEFAULT_MAX_PATCHES  # 0: every patch
-    top_k: int = 3
-    threshold: float = 0.1
+    top_k: int = decision.TOP_K
+    threshold: float = decision.THRESHOLD
     batch_size: int = DEFAULT_BATCH_SIZE
 
     @classmethod
@@ -94,48 +94,34 @@ class FileClassifier:
 
     def __init__(self, options: RunOptions) -> None:
         self.options = options
-        self.info = tagger.describe(options.model)
-        self._model: tagger.GenreTagger | None = None
+        self.info = registry.describe(options.model)
+        self.handler = GenreModelHandler(options.model, options.batch_size)
+        self._model: GenreTagger | None = None
         self._lock = threading.Lock()  # one model, one prediction at a time
 
-    def _loaded(self) -> tagger.GenreTagger:
-        if self._model is None:
-            self._model = tagger.load(self.options.model)
-        return self._model
-
     def classify(self, path: str) -> dict:
-        cfg = self.info.frontend
         opts = self.options
-        hop_frames = None
-        if opts.hop_seconds is not None:  # as pipelines.tag.build_tag_pipeline computes it
-            hop_frames = max(1, round(opts.hop_seconds * cfg.sample_rate / cfg.hop_length))
-        patches, track = [], None
-        for out in DecodeToPatches(self.info.frontends, hop_frames,
-                                   opts.max_patches or None).process(path):
-            if isinstance(out, pvalue.TaggedOutput) and out.tag == ERRORS:
-                row = out.value
-                raise ClassifyError(row.stage, row.error, row.message)
-            if isinstance(out, pvalue.TaggedOutput) and out.tag == TRACKS:
-                track = out.value[1]
-            else:
-                patches.append(out[1])
-        mean = MeanScores(self.info)
-        acc = mean.create_accumulator()
+        stream = PatchStream(self.info.frontends, self.info.frontend.hop_frames(opts.hop_seconds),
+                             opts.max_patches or None)
+        try:
+            windows = list(stream.patches(path))
+        except Exception as error:
+            raise ClassifyError(stream.stage, type(error).__name__, str(error)) from None
+        outputs = []
         with self._lock:
-            model = self._loaded()
-            for start in range(0, len(patches), opts.batch_size):
-                scores, embeddings = model.predict(
-                    stack_windows(patches[start:start + opts.batch_size]))
-                for s, e in zip(scores, embeddings, strict=True):
-                    acc = mean.add_input(acc, (s, e))
-        result = mean.extract_output(acc)
-        if track is None or result is None:
+            if self._model is None:
+                self._model = self.handler.load_model()
+            try:
+                for start in range(0, len(windows), opts.batch_size):
+                    outputs += self.handler.run_inference(
+                        windows[start:start + opts.batch_size], self._model)
+            except FloatingPointError as error:
+                raise ClassifyError("inference", type(error).__name__, str(error)) from None
+        result = MeanScores(self.info).apply(result.inference for result in outputs)
+        if result is None:
             raise ClassifyError("inference", "NoPredictions", "no patch was scored")
-        if not (np.isfinite(result.genre_scores).all() and np.isfinite(result.embedding).all()):
-            raise ClassifyError("inference", "FloatingPointError",
-                                "the model produced non-finite outputs")
-        return tag_row(track, result, self.info.genres, self.info.ref, opts.top_k,
-                       opts.threshold, datetime.now(timezone.utc))
+        return tag_row(decoded_track(path, stream), result, self.info.genres, self.info.ref,
+                       opts.top_k, opts.threshold, datetime.now(timezone.utc))
 
 
 def classify_answer(row: dict, genres: tuple[str, ...]) -> dict:
@@ -143,8 +129,8 @@ def classify_answer(row: dict, genres: tuple[str, ...]) -> dict:
     scores = sorted(zip(genres, row["genre_scores"], strict=True), key=lambda g: -g[1])
     return {
         "genre": row["genre"],
-        "confident": row["genre_score"] >= CONFIDENT_SCORE,
-        "confident_score": CONFIDENT_SCORE,
+        "confident": decision.is_confident(row["genre_score"]),
+        "confident_score": decision.CONFIDENT_SCORE,
         "scores": [{"name": name, "score": score} for name, score in scores],
         "model": row["model"],
         "genres": row["genres"],
@@ -266,7 +252,7 @@ class MgcHandler(BaseHTTPRequestHandler):
         if name not in STATIC:  # a fixed list: no path from the request reaches the disk
             self._error(HTTPStatus.NOT_FOUND, f"no file {name}")
             return
-        body = (files("pipelines") / "static" / name).read_bytes()
+        body = (files("pipelines.serve") / "static" / name).read_bytes()
         kind = mimetypes.guess_type(name)[0] or "application/octet-stream"
         self._send(HTTPStatus.OK, body, f"{kind}; charset=utf-8")
 

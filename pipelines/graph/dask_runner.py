@@ -1,7 +1,7 @@
 """``--runner DaskRunner``: a pipeline on a Dask cluster, a scheduler and worker processes on
 one machine or many (``dask scheduler`` / ``dask worker``, dask-jobqueue on HPC).
 
-Beam's ``DaskRunner`` with its graph translation replaced by ``pipelines.dask_translate`` (see
+Beam's ``DaskRunner`` with its graph translation replaced by ``pipelines.graph.dask_translate`` (see
 there for what Beam 2.77's gets wrong); its options (``--dask_client_address``,
 ``--dask_scheduler_file``, ``--dask_npartitions`` ...) are Beam's.
 """
@@ -16,7 +16,7 @@ from apache_beam.runners.dask import dask_runner as beam_dask
 from apache_beam.runners.dask.overrides import dask_overrides
 from apache_beam.runners.runner import PipelineResult, PipelineState
 
-from pipelines.dask_translate import Translator
+from pipelines.graph.dask_translate import Translator
 
 
 def default_partitions(client: ddist.Client) -> int:

@@ -16,14 +16,14 @@ import apache_beam as beam
 import pyarrow as pa
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
-from mgc_model import tagger
-from mgc_model.tagger import ModelInfo
-from pipelines import output
-from pipelines.albums import DEFAULT_ALBUM_WEIGHT, BlendAlbums, check_weight
-from pipelines.incremental import PreviousRun, SplitByState, previous_run, state_key
-from pipelines.inference import DEFAULT_BATCH_SIZE, GenreModelHandler
-from pipelines.progress import ProgressFile, Report
-from pipelines.transforms import (
+from mgc_model import decision, registry
+from mgc_model.contract import ModelInfo
+from pipelines.files.writeback import WriteOptions
+from pipelines.graph import publish
+from pipelines.graph.albums import BlendAlbums
+from pipelines.graph.incremental import PreviousRun, SplitByState, previous_run, state_key
+from pipelines.graph.inference import DEFAULT_BATCH_SIZE, GenreModelHandler
+from pipelines.graph.steps import (
     ERRORS,
     TRACKS,
     BuildTagRow,
@@ -33,7 +33,7 @@ from pipelines.transforms import (
     MeanScores,
     WriteGenreTags,
 )
-from pipelines.writeback import CONFIDENT_SCORE, WriteOptions
+from pipelines.terminal.progress import ProgressFile, Report
 from schemas.parquet import ERRORS_SCHEMA, WRITES_SCHEMA, tags_schema
 
 log = logging.getLogger(__name__)
@@ -52,16 +52,16 @@ CARRIED_SCHEMA = pa.schema([pa.field("path", pa.string(), nullable=False)])
 class TagOptions:
     """What a user may tune about tagging (the CLI flags of ``mgc tag``)."""
 
-    model: str = tagger.DEFAULT_MODEL
+    model: str = registry.DEFAULT_MODEL
     hop_seconds: float | None = None  # default: patches back to back
     # cap per track (the middles of that many equal parts); 0 (or None, as callers of mgc 0.1
     # wrote it): none
     max_patches: int | None = DEFAULT_MAX_PATCHES
     batch_size: int = DEFAULT_BATCH_SIZE
-    top_k: int = 3
-    threshold: float = 0.1
+    top_k: int = decision.TOP_K
+    threshold: float = decision.THRESHOLD
     write: WriteOptions | None = None  # write genres into the files (--write-tags)
-    album_weight: float = DEFAULT_ALBUM_WEIGHT  # blend with the album's mean (pipelines.albums)
+    album_weight: float = decision.ALBUM_WEIGHT  # blend with the album's mean
 
     def validate(self, genres: Sequence[str] | None = None) -> None:
         if self.hop_seconds is not None and self.hop_seconds <= 0:
@@ -75,7 +75,7 @@ class TagOptions:
             raise ValueError("--top-k must be positive")
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError("--threshold must be between 0 and 1")
-        check_weight(self.album_weight)
+        decision.check_album_weight(self.album_weight)
         if self.write is not None:
             self.write.validate(genres)
 
@@ -94,10 +94,7 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
     ``previous`` (an incremental run), files unchanged since that run skip all of it: their
     rows are carried, and blended again with their albums. Returns the results of the writes
     into ``staging``."""
-    cfg = info.frontend
-    hop_frames = None
-    if options.hop_seconds is not None:
-        hop_frames = max(1, round(options.hop_seconds * cfg.sample_rate / cfg.hop_length))
+    hop_frames = info.frontend.hop_frames(options.hop_seconds)
 
     matched = (
         p
@@ -161,14 +158,14 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
         written.append(
             carried | "CarriedPaths" >> beam.Map(lambda row: {"path": row["path"]}) | (
                 "WriteCarried" >> beam.io.WriteToParquet(
-                    output.shard_prefix(staging, output.CARRIED), CARRIED_SCHEMA,
+                    publish.shard_prefix(staging, publish.CARRIED), CARRIED_SCHEMA,
                     file_name_suffix=".parquet")))
     written.append(tags | "WriteTags" >> beam.io.WriteToParquet(
-        output.shard_prefix(staging, "tags"), tags_schema(info.genres, info.ref),
+        publish.shard_prefix(staging, "tags"), tags_schema(info.genres, info.ref),
         file_name_suffix=".parquet",
     ))
     written.append(errors | "ErrorDicts" >> beam.Map(ErrorRow._asdict) | "WriteErrors" >> (
-        beam.io.WriteToParquet(output.shard_prefix(staging, "errors"), ERRORS_SCHEMA,
+        beam.io.WriteToParquet(publish.shard_prefix(staging, "errors"), ERRORS_SCHEMA,
                                file_name_suffix=".parquet")
     ))
     return written
@@ -185,37 +182,37 @@ def _write_genres(tags, tracks, staging: str, write: WriteOptions, info: ModelIn
         .with_outputs(ERRORS, main="writes")
     )
     return written.errors, written.writes | "WriteWrites" >> beam.io.WriteToParquet(
-        output.shard_prefix(staging, "writes"), WRITES_SCHEMA, file_name_suffix=".parquet"
+        publish.shard_prefix(staging, "writes"), WRITES_SCHEMA, file_name_suffix=".parquet"
     )
 
 
 def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
             pipeline_args: Sequence[str] = (), progress: ProgressFile | None = None,
-            incremental: bool = False) -> output.RunSummary | None:
+            incremental: bool = False) -> publish.RunSummary | None:
     """Run a whole tag job, which publishes ``out/tags``, ``out/errors`` and ``out/run.json``
     as its last step, and summarise it (None: the runner returned before the job ended).
 
     The outputs are written to a staging folder first and moved into place only when every
     write succeeded, so a failed run leaves the previous outputs as they were.
     ``incremental``: the previous run in ``out`` is the state; unchanged files are skipped
-    and their rows carried over (``pipelines.incremental``).
+    and their rows carried over (``pipelines.graph.incremental``).
     """
-    info = tagger.describe(options.model)
+    info = registry.describe(options.model)
     options.validate(info.genres)
     key = state_key(info.ref, options)
     previous, state_note = None, "full run"
     if incremental:
         previous, state_note = previous_run(out, key)
         log.info("incremental: %s", state_note)
-    confident = options.write.min_score if options.write is not None else CONFIDENT_SCORE
+    confident = options.write.min_score if options.write is not None else decision.CONFIDENT_SCORE
     run = {"model": info.ref, "inputs": list(inputs), "options": asdict(options),
            "confident_score": confident,
            "incremental": incremental, "state": state_note, "state_key": key}
-    record = output.run_and_publish(
-        out, pipeline_args, output.RUN_FILE, run,
+    record = publish.run_and_publish(
+        out, pipeline_args, publish.RUN_FILE, run,
         build=lambda p, staging: build_tag_pipeline(p, inputs, staging, options, info,
                                                     progress, previous),
         publish=functools.partial(
-            output.publish_tags, optional=("writes",) if options.write is not None else ()),
+            publish.publish_tags, optional=("writes",) if options.write is not None else ()),
     )
-    return output.tag_summary(out, record) if record is not None else None
+    return publish.tag_summary(out, record) if record is not None else None

@@ -5,7 +5,7 @@ alone), FLAC, Ogg Vorbis, Opus, M4A, WAV and AIFF.
 They let a library teach mgc: its own genres are compared with the model's (``agreement``), and
 title, artist and album make the library page searchable. A tag that is absent, broken or
 unreadable gives nulls, never an error: the audio is what gets a track tagged. Genres are
-read by ``pipelines.writeback`` (the same reading that decides a write), so an ID3v1 genre
+read by ``pipelines.files.formats`` (the same reading that decides a write), so an ID3v1 genre
 byte or a ``(17)`` reference comes back as its name; the genres an earlier ``mgc tag
 --write-tags`` wrote (named in the file's ``MGC_SCORES``) are left out: they are mgc's, not
 the library's.
@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import NamedTuple
 
 import fsspec
@@ -28,11 +28,12 @@ from mutagen.id3 import ID3
 from mutagen.mp4 import MP4Tags
 from mutagen.wave import WAVE
 
-from pipelines import writeback
+from pipelines.files import formats
 
 INT32_MAX = 2**31 - 1
 _FIRST_NUMBER = re.compile(r"^\s*(\d+)")
 _YEAR = re.compile(r"(?<!\d)(\d{4})(?!\d)")
+_SPACES = re.compile(r"\s+")
 
 # field -> where each tag family keeps it, in order of preference
 ID3_FRAMES = {"title": ("TIT2",), "artist": ("TPE1",), "album": ("TALB",),
@@ -128,7 +129,7 @@ def _riff_values(path: str, field: str) -> list:
 def _reader(audio: mutagen.FileType, path: str) -> Callable[[str], list]:
     """The function giving a field's raw values for this file's kind of tag."""
     tags = audio.tags
-    if isinstance(tags, ID3) or isinstance(audio, writeback.ID3_TYPES):
+    if isinstance(tags, ID3) or isinstance(audio, formats.ID3_TYPES):
         def values(field: str) -> list:
             found = _id3_values(tags, field) if tags is not None else []
             if not found and isinstance(audio, WAVE):
@@ -145,7 +146,7 @@ def _reader(audio: mutagen.FileType, path: str) -> Callable[[str], list]:
 def _written_by_mgc(provenance: dict[str, str]) -> set[str]:
     """The genres an earlier ``--write-tags`` put in the file (its ``MGC_SCORES``)."""
     with contextlib.suppress(ValueError, AttributeError, TypeError):
-        return {name.casefold() for name in json.loads(provenance[writeback.SCORES_KEY])}
+        return {name.casefold() for name in json.loads(provenance[formats.SCORES_KEY])}
     return set()
 
 
@@ -154,19 +155,19 @@ def _genres(audio: mutagen.FileType, path: str) -> tuple[str, ...] | None:
     by construction)."""
     provenance: dict[str, str] = {}
     try:
-        genres, provenance = writeback.read_tags(audio, path, writeback.WriteOptions().separator)
-    except writeback.UnsupportedFormat:  # an ID3v2.2 tag: mgc cannot write it, but reads it
+        genres, provenance = formats.read_genres(audio, path, formats.SEPARATOR)
+    except formats.UnsupportedFormat:  # an ID3v2.2 tag: mgc cannot write it, but reads it
         found = [g.strip() for frame in audio.tags.getall("TCON") for g in frame.genres]
         genres = [g for g in found if g]
-    ours = _written_by_mgc(provenance) if writeback.SCORES_KEY in provenance else set()
+    ours = _written_by_mgc(provenance) if formats.SCORES_KEY in provenance else set()
     return tuple(g for g in genres if g.casefold() not in ours) or None
 
 
 def _open(path: str) -> mutagen.FileType | None:
     if "://" not in path:
-        return writeback.open_tags(path)
+        return formats.open_tags(path)
     with fsspec.open(path, "rb") as f:  # mutagen reads the tags it needs, seeking
-        return mutagen.File(f, options=list(writeback.SUPPORTED))
+        return mutagen.File(f, options=list(formats.SUPPORTED))
 
 
 def read_file_tags(path: str) -> FileTags:
@@ -191,3 +192,27 @@ def read_file_tags(path: str) -> FileTags:
     with contextlib.suppress(Exception):
         fields["genres"] = _genres(audio, path)
     return FileTags(**fields)
+
+
+# --- albums -----------------------------------------------------------------------------------
+
+
+def _name(text: str | None) -> str:
+    return _SPACES.sub(" ", text or "").strip().casefold()
+
+
+def folder_of(path: str) -> str:
+    """The folder holding a local path or a URL."""
+    return path.replace("\\", "/").rsplit("/", 1)[0] if "/" in path.replace("\\", "/") else ""
+
+
+def album_key(row: Mapping) -> str:
+    """The album of a tag row (or any mapping with path, artist, album_artist, album): album
+    artist (else artist) and album, case and spacing ignored; the folder when the file has no
+    album tag, or names no artist."""
+    album, who = _name(row.get("album")), _name(row.get("album_artist") or row.get("artist"))
+    if album and who:
+        return f"album\0{who}\0{album}"
+    if album:
+        return f"album\0{folder_of(row['path'])}\0{album}"
+    return f"folder\0{folder_of(row['path'])}"

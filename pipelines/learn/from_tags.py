@@ -6,7 +6,7 @@ already carry, and write a bundle that ``mgc tag --model BUNDLE`` uses.
    embedding, the default model's own scores and the file's tags. A second run over the
    same DIR only computes new and changed files.
 2. Labels: each track's first file genre, spellings merged, small genres left out
-   (``pipelines.owner_labels``).
+   (``pipelines.learn.owner_labels``).
 3. A split by artist (and album): one fold held out, no artist on both sides.
 4. The head (``mgc_model.head``) fitted on the training side in seconds.
 5. The report: on the held-out tracks, the bundle's accuracy beside the default model's. The
@@ -38,10 +38,11 @@ from pathlib import Path
 import numpy as np
 
 from mgc_model import bundle as bundles
-from mgc_model import tagger
+from mgc_model import registry
+from mgc_model.contract import ModelInfo
 from mgc_model.genre_aliases import to_fma
 from mgc_model.head import LinearHead, choose_c, fit_head
-from pipelines.owner_labels import (
+from pipelines.learn.owner_labels import (
     DEFAULT_HOLDOUT,
     DEFAULT_MIN_TRACKS,
     artist_groups,
@@ -49,7 +50,7 @@ from pipelines.owner_labels import (
     held_out,
     owner_labels,
 )
-from pipelines.progress import ProgressFile
+from pipelines.terminal.progress import ProgressFile
 
 REPORT_FILE = "report.json"
 COLUMNS = ["path", "artist", "album_artist", "album", "file_genres", "embedding",
@@ -66,7 +67,7 @@ class LearnOptions:
     name: str | None = None  # model name recorded in tags (default: the bundle folder's)
     features: str | None = None  # keep the feature pass here, to reuse it next time
     max_patches: int | None = None  # windows per track in the feature pass
-    base: str = tagger.DEFAULT_MODEL
+    base: str = registry.DEFAULT_MODEL
 
     def validate(self) -> None:
         if self.min_tracks < 2:
@@ -83,8 +84,8 @@ class LearnOptions:
 def _features(library: Sequence[str], folder: str, options: LearnOptions,
               pipeline_args: Sequence[str], progress: ProgressFile | None) -> dict:
     """The feature pass: the tag pipeline into ``folder``; its rows as columns."""
-    from pipelines.output import read_tags
-    from pipelines.tag import TagOptions, run_tag
+    from pipelines.graph.publish import read_tags
+    from pipelines.graph.tag import TagOptions, run_tag
 
     tag_options = TagOptions(model=options.base, max_patches=options.max_patches,
                              album_weight=0.0)
@@ -115,8 +116,8 @@ def _accuracy(right: np.ndarray, targets: np.ndarray, labels: Sequence[str]) -> 
 def _compare(features: dict, rows: np.ndarray, targets: np.ndarray, labels: tuple[str, ...],
              head: LinearHead) -> dict:
     """The bundle and the default model on the same held-out tracks."""
+    from mgc_model.decision import CONFIDENT_SCORE
     from mgc_model.metrics import precision_at
-    from pipelines.writeback import CONFIDENT_SCORE
 
     x = np.array([features["embedding"][i] for i in rows], dtype=np.float32)
     scores = head.probabilities(x)
@@ -158,7 +159,7 @@ def _compare(features: dict, rows: np.ndarray, targets: np.ndarray, labels: tupl
 
 def _sides(picked: list[dict], mask: np.ndarray) -> dict:
     """How many artists and albums the two sides share (none, by construction: checked)."""
-    from pipelines.albums import album_key
+    from pipelines.files.tags import album_key
 
     def names(side: np.ndarray) -> tuple[set[str], set[str]]:
         chosen = [row for row, on in zip(picked, side, strict=True) if on]
@@ -178,7 +179,7 @@ def learn(library: Sequence[str], output: str, options: LearnOptions = LearnOpti
     ``report.json``); ValueError, before the bundle is written, when the library cannot
     teach a head (fewer than two genres with enough tracks, one artist only)."""
     options.validate()
-    base = tagger.describe(options.base)
+    base = registry.describe(options.base)
     if base.base is not None:
         raise ValueError("--from-tags learns on a pretrained model's features, not a bundle's")
     writer = bundles.BundleWriter(output)  # refuses a non-bundle output before any work
@@ -202,7 +203,7 @@ def learn(library: Sequence[str], output: str, options: LearnOptions = LearnOpti
 
 
 def _fit_and_report(features: dict, writer: bundles.BundleWriter, options: LearnOptions,
-                    base: tagger.ModelInfo) -> dict:
+                    base: ModelInfo) -> dict:
     labelled = owner_labels(features["file_genres"], options.min_tracks)
     if len(labelled.labels) < 2:
         kept = ", ".join(labelled.labels) or "none"

@@ -26,9 +26,9 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.runners.runner import PipelineState
 from fsspec.core import url_to_fs
 
-from pipelines.agreement import agreement
-from pipelines.matching import normalise
-from pipelines.runners import runner_for
+from pipelines.audio.matching import normalise
+from pipelines.graph.runners import runner_for
+from pipelines.learn.agreement import agreement
 
 OUTPUTS = ("tags", "errors")
 # Only runs that asked for them; a run without retires them. No tag run makes "undo" (`mgc
@@ -113,7 +113,7 @@ def count_tags(fs: fsspec.AbstractFileSystem, root: str, confident_score: float)
 
 def count_agreement(fs: fsspec.AbstractFileSystem, root: str) -> dict:
     """run.json's ``agreement``: mgc's top genres against the genres the files carried
-    (``pipelines.agreement``), over every row published, carried ones included."""
+    (``pipelines.learn.agreement``), over every row published, carried ones included."""
     columns = ["file_genres", "genre"]
     pairs: list = []
     for shard in sorted(fs.glob(posixpath.join(root, "tags", "*.parquet"))):

@@ -4,7 +4,8 @@
 file after the write (size, modification time). A file is restored only while it is still as
 that run left it: same size and modification time, the genres the run wrote, the run's
 ``MGC_MODEL``; a file changed since is left alone and reported. Restoring is write-back in
-reverse through the same atomic replace (``writeback.replace_atomically``): the genres before
+reverse, through the same atomic replace (``pipelines.files.atomic``) and per-format code
+(``pipelines.files.formats.set_fields``): the genres before
 come back, the run's ``MGC_`` fields go (an earlier run's come back), a tag the run created
 is removed, and the padding is chosen so that the file regains its size. Undo twice and the
 second changes nothing. Each undo leaves a record, ``OUT/undo/undo-<time>.parquet``.
@@ -24,17 +25,13 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import NamedTuple
 
-import mutagen.id3
 import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 from fsspec.core import url_to_fs
-from mutagen.id3 import TCON, TXXX, ID3v1SaveOptions
-from mutagen.mp3 import MP3
-from mutagen.mp4 import AtomDataType, MP4FreeForm
 
-from pipelines import writeback
-from pipelines.matching import normalise
+from pipelines.audio.matching import normalise
+from pipelines.files import atomic, formats
 from schemas.parquet import UNDO_SCHEMA
 
 ACTIONS = ("restored", "would-restore", "unchanged", "changed-since", "missing", "failed")
@@ -88,59 +85,14 @@ def _padding_to(size: int | None, path: str) -> Callable | None:
     return padding
 
 
-def _restore_id3(path: str, kind: type, genres: Sequence[str], provenance: Mapping[str, str],
-                 separator: str, size: int | None, created: bool) -> None:
-    v1 = writeback.id3v1_trailer(path) if kind is MP3 else None
-    if created:  # the run added the ID3v2 tag (or chunk): take it away whole
-        if kind is MP3:
-            mutagen.id3.delete(path, delete_v1=False, delete_v2=True)
-        else:
-            kind(path).delete()
-    else:
-        audio = kind(path, translate=False, load_v1=False)
-        version = writeback.id3_version(audio)
-        tags = audio.tags
-        tags.delall("TCON")
-        if genres:
-            tags.add(TCON(encoding=3, text=list(genres) if version == 4
-                          else [separator.join(genres)]))
-        for key in writeback.PROVENANCE_KEYS:
-            tags.delall(f"TXXX:{key}")
-        for key, value in provenance.items():
-            tags.add(TXXX(encoding=3, desc=key, text=[value]))
-        extra = {"v1": ID3v1SaveOptions.UPDATE} if kind is MP3 else {}
-        audio.save(v2_version=version, v23_sep=None, padding=_padding_to(size, path), **extra)
-    if v1 is not None:
-        writeback.restore_id3v1(path, v1, writeback.id3v1_genre(genres, v1[127]))
-
-
-def _restore_other(path: str, audio, genres: Sequence[str], provenance: Mapping[str, str],
-                   size: int | None) -> None:
-    tags = audio.tags
-    if isinstance(audio, writeback.VORBIS_TYPES):
-        writeback.set_comment(tags, writeback.VORBIS_GENRE, genres)
-        for key in writeback.PROVENANCE_KEYS:
-            writeback.set_comment(tags, key, [provenance[key]] if key in provenance else [])
-    else:  # MP4: atoms are written in mutagen's order, whatever order they were set in
-        tags.pop(writeback.MP4_GENRE, None)
-        if genres:
-            tags[writeback.MP4_GENRE] = list(genres)
-        for key in writeback.PROVENANCE_KEYS:
-            tags.pop(writeback.MP4_FREEFORM + key, None)
-            if key in provenance:
-                tags[writeback.MP4_FREEFORM + key] = [MP4FreeForm(
-                    provenance[key].encode("utf-8"), dataformat=AtomDataType.UTF8)]
-    audio.save(padding=_padding_to(size, path))
-
-
 def restore_tags(path: str, genres: Sequence[str], provenance: Mapping[str, str],
                  separator: str, size: int | None = None, created: bool = False) -> None:
-    """Give the file at ``path`` (the temp copy) its genres and MGC_ fields from before."""
-    audio = writeback.open_tags(path)
-    if isinstance(audio, writeback.ID3_TYPES):
-        _restore_id3(path, type(audio), genres, provenance, separator, size, created)
+    """Give the file at ``path`` (the temp copy) its genres and MGC_ fields from before; an
+    ID3 tag the run created is removed whole."""
+    if created and isinstance(formats.open_tags(path), formats.ID3_TYPES):
+        formats.remove_id3(path, genres)
     else:
-        _restore_other(path, audio, genres, provenance, size)
+        formats.set_fields(path, genres, provenance, separator, _padding_to(size, path))
 
 
 def _provenance_before(row: Mapping) -> dict[str, str] | None:
@@ -156,8 +108,8 @@ def _changed_since(row: Mapping, st: os.stat_result, found: Sequence[str],
     if tuple(found) != after:
         return (f"its genres are now {'; '.join(found) or '(none)'}, not the run's "
                 f"{'; '.join(after)}; left alone")
-    if provenance.get(writeback.MODEL_KEY) != row["model"]:
-        return f"its {writeback.MODEL_KEY} is no longer {row['model']}; left alone"
+    if provenance.get(formats.MODEL_KEY) != row["model"]:
+        return f"its {formats.MODEL_KEY} is no longer {row['model']}; left alone"
     if (st.st_size, st.st_mtime_ns) != (row.get("size"), row.get("mtime_ns")):
         return "changed since the run wrote it (size or modification time); left alone"
     return None
@@ -184,22 +136,22 @@ def undo_file(row: Mapping, separator: str = "; ", dry_run: bool = False) -> Und
     try:
         if not stat.S_ISREG(st.st_mode):
             return outcome("changed-since", message="no longer a regular file; left alone")
-        found, provenance = writeback.read_tags(writeback.open_tags(target), target, separator)
+        found, provenance = formats.read_genres(formats.open_tags(target), target, separator)
         earlier = _provenance_before(row)
         if found == before and (provenance == earlier if earlier is not None
-                                else provenance.get(writeback.MODEL_KEY) != model):
+                                else provenance.get(formats.MODEL_KEY) != model):
             return outcome("unchanged", found, "already as before the run")
         why = _changed_since(row, st, found, provenance)
         if why is not None:
             return outcome("changed-since", found, why)
         if dry_run:
-            writeback.check_writable(target)
+            atomic.check_writable(target)
             return outcome("would-restore", found)
-        writeback.replace_atomically(
+        atomic.replace_atomically(
             target,
             lambda tmp: restore_tags(tmp, before, earlier or {}, separator,
                                      row.get("size_before"), bool(row.get("tag_created"))),
-            (writeback.FileStat.of(st),))
+            (atomic.FileStat.of(st),))
     except Exception as error:  # one file's failure is a row; the undo goes on
         return outcome("failed", message=f"{type(error).__name__}: {error}")
     return outcome("restored", found)

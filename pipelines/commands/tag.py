@@ -1,0 +1,231 @@
+"""``mgc tag``: tag audio files with genres, and optionally write them into the files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from importlib.resources import files
+
+from mgc_model import decision, registry
+from pipelines.audio.matching import InputNotFound, check_inputs
+from pipelines.commands.common import LOCAL_RUNNERS, check_beam_args, print_submitted, with_progress
+
+
+def demo_library() -> str:
+    """The small library of clips shipped inside the package (see pipelines/demo/SOURCES.md)."""
+    return str(files("pipelines") / "demo")
+
+
+def tag_parser() -> argparse.ArgumentParser:
+    from pipelines.graph.inference import DEFAULT_BATCH_SIZE
+    from pipelines.graph.tag import DEFAULT_MAX_PATCHES
+
+    parser = argparse.ArgumentParser(
+        prog="mgc tag",
+        description="Tag audio files with genres; writes OUT/tags/, OUT/errors/ (Parquet) and "
+        "OUT/run.json. Any Beam pipeline option (--runner, --direct_num_workers, Dataflow "
+        "options) is passed through.",
+        allow_abbrev=False,
+    )
+    parser.add_argument("inputs", nargs="*", metavar="INPUT",
+                        help="audio files, directories (recursive) or globs; local or fsspec "
+                        "URLs (gs://, s3://, memory://)")
+    parser.add_argument("--demo", action="store_true",
+                        help="tag the small demo library shipped with mgc")
+    parser.add_argument("--output", "-o", required=True, metavar="OUT",
+                        help="output folder (local or fsspec URL)")
+    parser.add_argument("--model", default=registry.DEFAULT_MODEL,
+                        help=f"model name (default: {registry.DEFAULT_MODEL}) or the folder of a "
+                        "bundle written by `mgc train`")
+    parser.add_argument("--hop-seconds", type=float, default=None,
+                        help="distance between patch starts (default: patch length, 3 s)")
+    parser.add_argument("--max-patches", type=int, default=DEFAULT_MAX_PATCHES, metavar="N",
+                        help="analyse at most N 3 s patches per track, the middles of N equal "
+                        "parts of it, decoding only the audio they read (default: "
+                        f"{DEFAULT_MAX_PATCHES}, which leaves a 30 s clip whole; on 117 "
+                        "full-length recordings it named the top genre of every patch, or one "
+                        "within 0.05 of it, on all of them; 0: every patch)")
+    parser.add_argument("--batch-size", type=int, default=DEFAULT_BATCH_SIZE,
+                        help="patches per inference batch, across tracks (default: "
+                        f"{DEFAULT_BATCH_SIZE}; larger batches need more memory, not faster)")
+    parser.add_argument("--top-k", type=int, default=decision.TOP_K,
+                        help="most genres listed per track in `genres` (default: %(default)s)")
+    parser.add_argument("--threshold", type=float, default=decision.THRESHOLD,
+                        help="least score for a genre to be listed (default: %(default)s)")
+    parser.add_argument("--album-weight", type=float, default=decision.ALBUM_WEIGHT, metavar="W",
+                        help="blend each track's scores with its album's mean before its genre "
+                        "is chosen: (1-W) * track + W * album, W from 0 to 1 (an album: album "
+                        "artist or artist, and album tag; the folder when untagged; default: "
+                        "%(default)s, measured in the README)")
+    parser.add_argument("--incremental", action="store_true",
+                        help="the previous run in OUT is the state: files unchanged since it "
+                        "(path, size, modification time, model and options) are skipped and "
+                        "their rows kept; new, changed and previously failed files are "
+                        "processed; files gone are dropped (for nightly runs)")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no progress line, even on a terminal")
+    _add_write_flags(parser)
+    return parser
+
+
+def _add_write_flags(parser: argparse.ArgumentParser) -> None:
+    from pipelines.files.writeback import POLICIES, WriteOptions
+
+    default = WriteOptions()
+    write = parser.add_argument_group(
+        "writing genres into the files",
+        "Off unless --write-tags is given; run with --dry-run first. Only the genre and mgc's "
+        "MGC_ provenance fields change; audio, pictures, lyrics and every other tag are kept. "
+        "Local files only; OUT/writes/ records what was done to each file.")
+    write.add_argument("--write-tags", choices=POLICIES, default=None, metavar="POLICY",
+                       help="fill (recommended: only files without a genre; a file with one is "
+                       "never touched), merge (add to the existing genres) or overwrite "
+                       "(replace them)")
+    write.add_argument("--dry-run", action="store_true",
+                       help="print the change each file would get, and change no byte")
+    write.add_argument("--genre-count", type=int, default=None, metavar="N",
+                       help=f"at most N genres per file (default: {default.count})")
+    write.add_argument("--min-score", type=float, default=None, metavar="S",
+                       help=f"least score for a genre to be written (default: "
+                       f"{default.min_score:g})")
+    write.add_argument("--vocabulary", default=None, metavar="FILE",
+                       help="only write genres named in FILE (one per line, # comments), "
+                       "spelt as there (default: the model's genres)")
+    write.add_argument("--title-case", action=argparse.BooleanOptionalAction, default=None,
+                       help="capitalise each word of a genre (default: on)")
+    write.add_argument("--separator", default=None, metavar="SEP",
+                       help="joins several genres where a format holds one text, i.e. ID3v2.3 "
+                       f"(default: {default.separator!r})")
+    write.add_argument("--update-mtime", action="store_true",
+                       help="give written files the current modification time (default: keep "
+                       "it)")
+
+
+def write_options(args: argparse.Namespace, beam_args: Sequence[str],
+                  keeps_spelling: bool = False):
+    """The --write-tags flags as ``WriteOptions`` (None without --write-tags); ValueError with
+    what to do for a flag that cannot apply. ``keeps_spelling``: the model's genres are spelt
+    as a library spells them, so they are written as they are unless --title-case."""
+    from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+
+    from pipelines.files.writeback import WriteOptions, read_vocabulary
+
+    given = {"--dry-run": args.dry_run, "--genre-count": args.genre_count is not None,
+             "--min-score": args.min_score is not None, "--vocabulary": args.vocabulary,
+             "--title-case": args.title_case is not None,
+             "--separator": args.separator is not None, "--update-mtime": args.update_mtime}
+    if args.write_tags is None:
+        extra = [flag for flag, on in given.items() if on]
+        if extra:
+            raise ValueError(f"{extra[0]} only applies with --write-tags; for a preview of "
+                             "what would be written: --write-tags fill --dry-run")
+        return None
+    if args.demo:
+        raise ValueError("--write-tags would change the demo files shipped inside mgc; copy "
+                         "them to a folder of yours and tag that folder")
+    remote = [i for i in args.inputs if "://" in i]
+    if remote:
+        raise ValueError(f"--write-tags writes into local files only, and {remote[0]!r} is not "
+                         "a local path; copy the files to a local disk, or drop --write-tags")
+    runner = PipelineOptions(list(beam_args)).view_as(StandardOptions).runner
+    if runner not in LOCAL_RUNNERS:
+        raise ValueError(f"--write-tags needs a local runner (the files are on this machine), "
+                         f"not {runner}")
+    title_case = args.title_case if args.title_case is not None else (
+        False if keeps_spelling else None)
+    chosen = {"policy": args.write_tags, "count": args.genre_count,
+              "min_score": args.min_score, "title_case": title_case,
+              "separator": args.separator}
+    return WriteOptions(
+        **{name: value for name, value in chosen.items() if value is not None},
+        vocabulary=read_vocabulary(args.vocabulary) if args.vocabulary else None,
+        keep_mtime=not args.update_mtime,
+        dry_run=args.dry_run,
+    )
+
+
+def print_writes(summary, dry_run: bool) -> None:
+    """Per file, the genre change made (or, for a dry run, that would be made); then counts.
+    Files left unchanged are only counted."""
+    from pipelines.files.writeback import ACTIONS
+    from pipelines.graph.publish import read_writes
+
+    for row in read_writes(summary.out):
+        before = "; ".join(row["genres_before"]) or "(no genre)"
+        if row["action"] in ("written", "would-write"):
+            change = f"{before} -> {'; '.join(row['genres_after'])}"
+        elif row["action"] == "skipped":
+            change = f"{before} ({row['message']})"
+        elif row["action"] == "failed":
+            change = row["message"]
+        else:
+            continue
+        print(f"{row['action']:<11} {row['path']}: {change}")
+    counts = ", ".join(f"{action} {summary.writes[action]}" for action in ACTIONS
+                       if summary.writes.get(action))
+    note = " (dry run: no file was changed)" if dry_run else ""
+    print(f"Genre tags{note}: {counts or 'no tagged file'}")
+
+
+def print_summary(summary) -> None:
+    from pipelines.learn.agreement import describe as describe_agreement
+
+    wall = summary.run.get("wall_time_s", 0.0)
+    skipped = f", {summary.skipped} unchanged and skipped" if summary.skipped else ""
+    print(f"Tagged {summary.tagged} of {summary.seen} files in {wall:.1f} s "
+          f"({summary.failed} failed{skipped}) -> {summary.out}")
+    if summary.tagged or summary.skipped:
+        print(f"Confident: {summary.confident} of {summary.tagged + summary.skipped} tracks "
+              f"(top genre scored at least {summary.run.get('confident_score', 0):g})")
+    if summary.top_genres:
+        top = ", ".join(f"{g} {n}" for g, n in summary.top_genres[:5])
+        print(f"Top genres: {top}")
+    for line in describe_agreement(summary.run.get("agreement", {})):
+        print(line)
+    if summary.failed:
+        stages = ", ".join(f"{s} {n}" for s, n in sorted(summary.failures_by_stage.items()))
+        print(f"Failures by stage: {stages} (details in {summary.out}/errors/)")
+
+
+def run(argv: Sequence[str]) -> int:
+    from pipelines.graph.tag import TagOptions, run_tag
+
+    parser = tag_parser()
+    args, beam_args = parser.parse_known_args(argv)
+    check_beam_args(beam_args, "tag", parser)
+    inputs = list(args.inputs) + ([demo_library()] if args.demo else [])
+    if not inputs:
+        raise SystemExit("mgc tag: give at least one INPUT (file, directory or glob), or --demo")
+    try:
+        info = registry.describe(args.model)
+        options = TagOptions(
+            model=args.model, hop_seconds=args.hop_seconds, max_patches=args.max_patches,
+            batch_size=args.batch_size, top_k=args.top_k, threshold=args.threshold,
+            write=write_options(args, beam_args, info.keeps_spelling),
+            album_weight=args.album_weight,
+        )
+        options.validate(info.genres)
+        inputs = check_inputs(inputs)
+    except (InputNotFound, ValueError) as error:
+        raise SystemExit(f"mgc tag: {error}") from None
+
+    summary = with_progress(
+        lambda progress: run_tag(inputs, args.output, options, beam_args, progress,
+                                 incremental=args.incremental),
+        beam_args, args.no_progress)
+    if summary is None:
+        print_submitted(args.output, "tags/, errors/ and run.json")
+        return 0
+    print_summary(summary)
+    if options.write is not None:
+        print_writes(summary, options.write.dry_run)
+    if summary.seen == 0:
+        print("mgc tag: no audio files found in the inputs (extensions: mp3, flac, ogg, oga, "
+              "opus, wav, aif, aiff, m4a, mp4, aac, wma)", file=sys.stderr)
+        return 1
+    if summary.tagged == 0 and summary.skipped == 0:
+        print("mgc tag: no file could be read; see the error rows", file=sys.stderr)
+        return 1
+    return 0
