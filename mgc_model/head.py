@@ -12,7 +12,7 @@ cross-validation over whole artists on the training side, by log loss: the proba
 are what ``--min-score`` reads.
 
 At tag time the head scores each window's embedding (the rows of ``predict``) and, as it was
-trained, the track's mean embedding (``ModelInfo.track_scores``, after the mean over windows).
+trained, the track's mean embedding (``decision.track_scores``, after the mean over windows).
 """
 
 from __future__ import annotations

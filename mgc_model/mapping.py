@@ -22,7 +22,7 @@ priors and weights fitted leave-one-source-out, none of them called more of the 
 music clips right than musicnn's table alone (YAMNet's genre classes barely move on
 MIDI renders and game scores; its instrument classes mislead there: a General MIDI piano
 reads as Harpsichord). YAMNet's gain is that it tells speech from music, so that is all the
-default takes from it. The README has the figures.
+default takes from it. docs/model.md has the figures.
 
 Bump ``MAPPING_VERSION`` whenever a table, a prior or a fitted number changes: it is part of
 the model version written into every output row.

@@ -61,8 +61,8 @@ class MusicnnGenreTagger:
 
 
 class MusicnnYamnetTagger(MusicnnGenreTagger):
-    """musicnn's genre scores (TensorFlow) gated by YAMNet's speech-without-music probability
-    (onnxruntime), each on a GPU when it has one: ``mapping.spoken_gate``."""
+    """musicnn's genre scores gated by YAMNet's speech-without-music probability, both in
+    onnxruntime, each on a GPU when it has one: ``mapping.spoken_gate``."""
 
     def __init__(self, info: ModelInfo = DEFAULT_INFO) -> None:
         super().__init__(info)

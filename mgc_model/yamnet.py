@@ -12,8 +12,8 @@ the logits come out as the float32 the last layer computed. That graph is built 
 machine and cached (``mgc_model.graph_cache``; building needs onnx and takes over a second,
 reading it back milliseconds); the export's hash is checked on every load all the same.
 ``MGC_YAMNET_ONNX`` may point at a float ONNX of the same network instead (input ``audio``
-float32 (N or 1, 1, 96, 64) log-mel, output ``class_scores`` logits); the README says what
-the quantisation costs.
+float32 (N or 1, 1, 96, 64) log-mel, output ``class_scores`` logits); docs/performance.md says
+what the quantisation costs.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def tag_parser() -> argparse.ArgumentParser:
                         help="blend each track's scores with its album's mean before its genre "
                         "is chosen: (1-W) * track + W * album, W from 0 to 1 (an album: album "
                         "artist or artist, and album tag; the folder when untagged; default: "
-                        "%(default)s, measured in the README)")
+                        "%(default)s, measured in docs/tagging.md)")
     parser.add_argument("--incremental", action="store_true",
                         help="the previous run in OUT is the state: files unchanged since it "
                         "(path, size, modification time, model and options) are skipped and "

@@ -26,6 +26,7 @@ from apache_beam.options.pipeline_options import PipelineOptions, StandardOption
 from apache_beam.runners.runner import PipelineState
 from fsspec.core import url_to_fs
 
+from mgc_model import decision
 from pipelines.audio.matching import normalise
 from pipelines.graph.runners import runner_for
 from pipelines.learn.agreement import agreement
@@ -104,8 +105,8 @@ def count_tags(fs: fsspec.AbstractFileSystem, root: str, confident_score: float)
         "skipped": skipped,
         "failed": len(failed),
         "failures_by_stage": dict(Counter(failed.values())),
-        "confident": sum(score >= confident_score for score in tags["genre_score"].to_pylist())
-        if tags is not None else 0,
+        "confident": sum(decision.is_confident(score, confident_score)
+                         for score in tags["genre_score"].to_pylist()) if tags is not None else 0,
         **({"writes": dict(Counter(writes["action"].to_pylist()))} if writes is not None
            else {}),
     }

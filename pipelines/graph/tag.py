@@ -42,8 +42,8 @@ log = logging.getLogger(__name__)
 # recordings the smallest budget whose top genre is the full analysis's, or one it scores
 # within 0.05 of it, on at least 97% of them, there and at every larger budget, is 6 (97.4%);
 # and no fewer than a 30 s clip's 10 windows, so the clips the model was measured on (FMA's,
-# the check corpus's) are analysed whole and its figures hold (100% at 10); README and
-# docs/figures/patch_budget.png.
+# the check corpus's) are analysed whole and its figures hold (100% at 10); docs/performance.md
+# and docs/figures/patch_budget.png.
 DEFAULT_MAX_PATCHES = 10
 CARRIED_SCHEMA = pa.schema([pa.field("path", pa.string(), nullable=False)])
 

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from mgc_model import bundle as bundles
-from mgc_model import registry
+from mgc_model import decision, registry
 from mgc_model.contract import ModelInfo
 from mgc_model.genre_aliases import to_fma
 from mgc_model.head import LinearHead, choose_c, fit_head
@@ -116,7 +116,6 @@ def _accuracy(right: np.ndarray, targets: np.ndarray, labels: Sequence[str]) -> 
 def _compare(features: dict, rows: np.ndarray, targets: np.ndarray, labels: tuple[str, ...],
              head: LinearHead) -> dict:
     """The bundle and the default model on the same held-out tracks."""
-    from mgc_model.decision import CONFIDENT_SCORE
     from mgc_model.metrics import precision_at
 
     x = np.array([features["embedding"][i] for i in rows], dtype=np.float32)
@@ -137,7 +136,7 @@ def _compare(features: dict, rows: np.ndarray, targets: np.ndarray, labels: tupl
 
     default_right, within_right = right(default_top), right(default_within)
     bundle_right = ours == targets
-    precision, share = precision_at(scores.max(axis=1), bundle_right, CONFIDENT_SCORE)
+    precision, share = precision_at(scores.max(axis=1), bundle_right, decision.CONFIDENT_SCORE)
     return {
         "tracks": int(len(rows)),
         "labels_with_an_fma_genre": int(mapped.sum()),
@@ -148,7 +147,7 @@ def _compare(features: dict, rows: np.ndarray, targets: np.ndarray, labels: tupl
                                                         targets[mapped], labels),
         "default_on_labels_with_an_fma_genre": _accuracy(default_right[mapped],
                                                          targets[mapped], labels),
-        "write_back_at_default_min_score": {"min_score": CONFIDENT_SCORE,
+        "write_back_at_default_min_score": {"min_score": decision.CONFIDENT_SCORE,
                                             "share_written": share, "precision": precision},
         "tracks_held_out": [
             {"path": features["path"][i], "label": labels[t], "bundle": labels[o],

@@ -4,7 +4,7 @@ One classify page (upload a file: its genre in bold and a bar per genre score), 
 page (genre counts, the library's own genres against mgc's, a filterable table, playback,
 nearest neighbours) and the JSON API behind them. The standard library's
 ``ThreadingHTTPServer`` is enough for one user on a laptop and adds no dependency; the pages
-are plain HTML, CSS and JavaScript shipped in ``pipelines/static/``, with no build step and
+are plain HTML, CSS and JavaScript shipped in ``pipelines/serve/static/``, with no build step and
 nothing fetched from elsewhere.
 
 Classifying an upload runs the tag pipeline's own parts on it (``PatchStream``, the
