@@ -14,13 +14,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import test_serve
 
-# test_serve's fixtures, used here too (pytest sets them up once per module that names them)
-serve_tracks = test_serve.serve_tracks
-serve_tags = test_serve.serve_tags
-tag_rows = test_serve.tag_rows
-server = test_serve.server
+from serve_library import OWN_TAGS
 
 CHROMIUM = "/usr/bin/chromium"
 ARTIFACTS = Path(__file__).parent / "artifacts"
@@ -172,7 +167,7 @@ def own_tags_in_the_table_and_the_confusion_table(page, serve_tracks, tag_rows) 
     against mgc's in the confusion table."""
     headers = page.locator("#tracks thead th").all_inner_texts()
     assert headers[:5] == ["path", "title", "artist", "album", "file genres"]
-    for key, (title, artist, album, _) in test_serve.OWN_TAGS.items():
+    for key, (title, artist, album, _) in OWN_TAGS.items():
         row = page.locator(f"#tracks tbody tr[data-path='{serve_tracks[key]}']")
         assert [row.locator(f"td.{c}").inner_text() for c in ("title", "artist", "album")] == [
             title, artist, album]
@@ -186,7 +181,7 @@ def own_tags_in_the_table_and_the_confusion_table(page, serve_tracks, tag_rows) 
         f"document.querySelectorAll('#tracks tbody tr').length === {len(serve_tracks)}")
 
     assert page.locator("#agreement-box").is_visible()
-    ours = {key: tag_rows[str(serve_tracks[key])]["genre"] for key in test_serve.OWN_TAGS}
+    ours = {key: tag_rows[str(serve_tracks[key])]["genre"] for key in OWN_TAGS}
     agreed = (ours["chords2"] == "Jazz") + (ours["low"] == "Rock")
     assert f"on {agreed} of 2 tracks" in page.locator("#agreement-line").inner_text()
     confusion = page.locator("#confusion tbody tr")
