@@ -13,6 +13,7 @@ setup(
     name="mgc",
     version="0.1.0",
     description="Tag music libraries with genres: Beam pipeline, log-mel front-end, CNN inference.",
+    license="Apache-2.0",
     python_requires=">=3.10",
     packages=find_packages(include=["pipelines*", "mgc_model*", "schemas*"]),
     package_data={"pipelines": ["demo/*"], "pipelines.serve": ["static/*"]},
