@@ -14,14 +14,24 @@ Chill-out are Electronic; Ambient, New Age and Soundtrack are Instrumental; Funk
 Soul-RnB; Reggae, Dub, Latin and Celtic are International; Opera and choral music are
 Classical; Comedy and audiobooks are Spoken. ``ID3V1_UNMAPPED`` lists the ID3v1 names left out
 on purpose: no single FMA genre fits them ('Other', 'Vocal', 'Ballad', 'Garage', 'Anime').
+
+The hand table holds FMA's genres and the names that decide a placement; the rest comes from a
+kept genre tree, beets' lastgenre tree (``data/genres-tree.yaml``, MIT, about 1,300 names from
+'Highlife' to 'Symphonic'): each name in the tree takes the genre of the nearest name on its
+path, itself first, that the hand table places, so 'Dark Ambient' under 'Ambient' is
+Instrumental though 'Ambient' sits under 'Electronic' there. A name the tree holds in two
+places that lead to different genres is left out, as is a tree root no FMA genre fits
+('Kids Music').
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 
+import yaml
 from mutagen.id3 import TCON
 
 # The 192 names of the ID3v1 genre byte (80 of the standard, then Winamp's), by number.
@@ -64,6 +74,7 @@ _TABLE: dict[str, tuple[str, ...]] = {
                      "Trailer", "Film Score", "Score", "Video Game Music", "Video Game",
                      "Game Music", "Meditation", "Soundtracks", "OST"),
     "International": ("International", "World Music", "World", "Ethnic", "Native American",
+                      "Asian", "Caribbean and Latin American",
                       "Tribal", "Latin", "Celtic", "National Folk", "Reggae", "Dub", "Ska",
                       "Dance Hall", "Polka", "Tango", "Samba", "Merengue", "Salsa", "Bhangra",
                       "Global", "Chanson", "Bossa Nova", "Flamenco", "Fado", "Cumbia",
@@ -103,7 +114,7 @@ _TABLE: dict[str, tuple[str, ...]] = {
 # ID3v1 names that no single FMA top-level genre fits; they are counted as unknown names.
 ID3V1_UNMAPPED: frozenset[str] = frozenset({
     "Other", "Vocal", "Sound Clip", "Bass", "Space", "Dream", "Cult", "Cabaret", "Showtunes",
-    "Retro", "Musical", "Revival", "Primus", "Porn Groove", "Ballad", "Freestyle", "Duet",
+    "Retro", "Musical", "Revival", "Primus", "Porn Groove", "Ballad", "Duet",
     "Drum Solo", "A Cappella", "Terror", "Crossover", "Anime", "Abstract", "Eclectic", "Garage",
 })  # fmt: skip
 
@@ -146,8 +157,42 @@ def _build() -> dict[str, str]:
     return aliases
 
 
+def _paths(node, above: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every name of the tree (nested lists of names and {name: children}) with its path."""
+    if isinstance(node, list):
+        for child in node:
+            yield from _paths(child, above)
+    elif isinstance(node, dict):
+        for name, children in node.items():
+            yield (*above, str(name))
+            yield from _paths(children or [], (*above, str(name)))
+    elif node is not None:
+        yield (*above, str(node))
+
+
+# Tree branches whose name the hand table places elsewhere: under 'electronic' the tree's
+# 'hardcore' is gabber and its kin and 'progressive' is progressive house and trance, not rock.
+_TREE_BRANCHES = {("electronic", "hardcore"): "Electronic",
+                  ("electronic", "progressive"): "Electronic"}
+
+
+def _from_tree(hand: dict[str, str], tree_file: Path) -> dict[str, str]:
+    """name key -> FMA genre for the tree's names the hand table leaves out."""
+    placed: dict[str, set[str]] = {}
+    for path in _paths(yaml.safe_load(tree_file.read_text(encoding="utf-8"))):
+        genre = next((_TREE_BRANCHES.get(path[:i]) or hand.get(name_key(path[i - 1]))
+                      for i in range(len(path), 0, -1)
+                      if path[:i] in _TREE_BRANCHES or name_key(path[i - 1]) in hand), None)
+        if genre is not None:
+            placed.setdefault(name_key(path[-1]), set()).add(genre)
+    return {key: genres.pop() for key, genres in placed.items()
+            if key not in hand and len(genres) == 1}
+
+
 # name key -> FMA top-level genre
-ALIASES: dict[str, str] = _build()
+HAND_ALIASES: dict[str, str] = _build()
+TREE_FILE = Path(__file__).with_name("data") / "genres-tree.yaml"
+ALIASES: dict[str, str] = {**HAND_ALIASES, **_from_tree(HAND_ALIASES, TREE_FILE)}
 GENRES: tuple[str, ...] = tuple(_TABLE)  # FMA's 16 top-level genres, in its order
 
 
