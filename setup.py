@@ -39,7 +39,7 @@ setup(
         "onnxruntime==1.31.1",  # YAMNet; a GPU worker installs onnxruntime-gpu instead
         "onnx==1.23.2",  # reads YAMNet's export and frees its batch dimension at load
         "tf2onnx==1.17.0",  # converts musicnn for onnxruntime, twice TF's speed on a CPU
-        "pyyaml>=6",  # reads the genre tree (mgc_model/data/genres-tree.yaml)
+        "pyyaml==6.0.4",  # reads the genre tree (mgc_model/data/genres-tree.yaml)
     ],
     extras_require={
         # submitting to Dataflow from a checkout (deploy/dataflow/launch.sh --mode submit):
