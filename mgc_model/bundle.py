@@ -148,7 +148,10 @@ def _describe_head(fs, root: str, path: str, labels: dict, training: dict,
                          f"{LABELS_FILE} names {len(genres)}")
     return ModelInfo(name=str(training["name"]), version=version, genres=genres,
                      embedding_dim=base.embedding_dim, frontend=base.frontend,
-                     extra_frontends=base.extra_frontends, base=base_name, track_head=head)
+                     extra_frontends=base.extra_frontends, base=base_name, track_head=head,
+                     fitted_on=frozenset(training.get("fitted_on_albums", ())),
+                     held_out_min_score=(training.get("held_out_min_score") or {}).get(
+                         "min_score"))
 
 
 def write_head(writer: BundleWriter, head, base: ModelInfo) -> str:

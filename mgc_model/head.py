@@ -92,23 +92,48 @@ def fit_head(features: np.ndarray, targets: Sequence[int], n_genres: int,
     return LinearHead(scaler.mean_.astype(np.float64), scale, full_coef, full_intercept)
 
 
+def _group_folds(targets: np.ndarray, groups: np.ndarray, folds: int, seed: int
+                 ) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Folds of whole groups (artists), each genre spread over them; none for one group."""
+    import warnings
+
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    n = min(folds, len(np.unique(groups)))
+    if n < 2:
+        return []
+    with warnings.catch_warnings():  # a genre on fewer artists than folds: expected here
+        warnings.filterwarnings("ignore", message="The least populated class")
+        return list(StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed)
+                    .split(np.zeros(len(targets)), targets, groups))
+
+
+def out_of_fold(features: np.ndarray, targets: np.ndarray, groups: np.ndarray, n_genres: int,
+                c: float, folds: int = 4, seed: int = 0) -> np.ndarray | None:
+    """Every track's probabilities from a head fitted without its group (artist): what the
+    head says of music it never learnt from. None with a single group."""
+    x, y = np.asarray(features), np.asarray(targets)
+    splits = _group_folds(y, groups, folds, seed)
+    if not splits:
+        return None
+    p = np.zeros((len(y), n_genres))
+    for train, test in splits:
+        if len(np.unique(y[train])) < 2:
+            p[test] = 1.0 / n_genres  # nothing to learn from: no score is trusted
+            continue
+        p[test] = fit_head(x[train], y[train], n_genres, c).probabilities(x[test])
+    return p
+
+
 def choose_c(features: np.ndarray, targets: np.ndarray, groups: np.ndarray, n_genres: int,
              cs: Sequence[float] = CS, folds: int = 4, seed: int = 0
              ) -> tuple[float, dict[float, float]]:
     """The C of ``cs`` whose heads, fitted on folds of whole groups (artists), give the held-out
     folds the lowest mean log loss; and each C's loss. Too few groups: ``DEFAULT_C``."""
-    import warnings
-
-    from sklearn.model_selection import StratifiedGroupKFold
-
     x, y = np.asarray(features), np.asarray(targets)
-    n = min(folds, len(np.unique(groups)))
-    if n < 2:
+    splits = _group_folds(y, groups, folds, seed)
+    if not splits:
         return DEFAULT_C, {}
-    with warnings.catch_warnings():  # a genre on fewer artists than folds: expected here
-        warnings.filterwarnings("ignore", message="The least populated class")
-        splits = list(StratifiedGroupKFold(n_splits=n, shuffle=True, random_state=seed)
-                      .split(x, y, groups))
     losses: dict[float, float] = {}
     for c in cs:
         total, counted = 0.0, 0

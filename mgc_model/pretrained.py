@@ -19,6 +19,7 @@ import numpy as np
 
 from mgc_model import genres, mapping, musicnn_onnx, yamnet
 from mgc_model.contract import ModelInfo
+from mgc_model.decision import CONFIDENT_SCORE
 from mgc_model.frontend import FrontendConfig
 
 MUSICNN_INFO = ModelInfo(
@@ -37,6 +38,7 @@ DEFAULT_INFO = ModelInfo(
     frontend=FrontendConfig(),
     extra_frontends=(yamnet.FRONTEND,),
     track_temperature=mapping.TEMPERATURE,
+    held_out_min_score=CONFIDENT_SCORE,
 )
 
 

@@ -19,7 +19,8 @@ MODEL_METADATA_KEY = b"mgc.model"
 # incremental run carries over only rows of its own version
 # (``pipelines.graph.incremental.state_key``).
 # 4: a capped track's windows are the middles of N equal parts, no longer first to last.
-TAGS_VERSION = 4
+# 5: ``genre_from``; album and artist evidence decide the genre columns.
+TAGS_VERSION = 5
 
 STAGES = ("match", "decode", "frontend", "features", "inference", "write")
 
@@ -38,9 +39,11 @@ def tags_schema(genres: Sequence[str], model: str) -> pa.Schema:
         pa.field("genre_score", pa.float32()),
         pa.field("genres", pa.list_(GENRE_SCORE)),
         pa.field("genre_scores", pa.list_(pa.float32())),
-        # the track's own scores, before --album-weight blended them with its album's
-        # (``pipelines.graph.albums``): what an incremental run blends again
+        # the track's own scores, before its album and its artist's other albums joined them
+        # (``pipelines.graph.evidence``): what an incremental run decides from again
         pa.field("track_genre_scores", pa.list_(pa.float32())),
+        # where the genre came from: 'audio', 'audio+album', 'audio+album+artist'
+        pa.field("genre_from", pa.string()),
         pa.field("embedding", pa.list_(pa.float32())),
         pa.field("n_patches", pa.int32()),
         pa.field("model", pa.string()),

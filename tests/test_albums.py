@@ -16,7 +16,7 @@ from test_incremental import tiny_bundle
 from audio import chord_track, write_audio
 from mgc_model.decision import blend
 from pipelines.cli import main
-from pipelines.files.tags import album_key
+from pipelines.files.tags import album_key, evidence_album
 from pipelines.files.writeback import WriteOptions
 from pipelines.graph.tag import TagOptions, run_tag
 
@@ -57,6 +57,10 @@ def test_an_album_is_its_album_artist_and_title_else_its_folder():
     assert key("/m/1.mp3", "X", None, "LP") != key("/m/2.mp3", "Y", None, "LP")
     assert key("/m/a/1.mp3") == key("/m/a/2.ogg") != key("/m/b/1.mp3")
     assert key("/m/a/1.mp3", album="LP") != key("/m/b/1.mp3", album="LP")  # no artist
+    # a folder of loose files is grouped for folds and splits, but no album speaks for them
+    loose = {"path": "/m/a/1.mp3", "artist": None, "album_artist": None, "album": None}
+    assert evidence_album(loose) != evidence_album({**loose, "path": "/m/a/2.mp3"})
+    assert evidence_album({**loose, "album": "LP"}) == key("/m/a/1.mp3", album="LP")
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +95,8 @@ def runs(tmp_path_factory):
     return seen
 
 
-ALBUMS = {"A": ["A0", "A1", "A2"], "B": ["B0", "B1", "B2"], "loose": ["L0", "L1"]}
+# the loose files have no album tag: each stands alone
+ALBUMS = {"A": ["A0", "A1", "A2"], "B": ["B0", "B1", "B2"], "L0": ["L0"], "L1": ["L1"]}
 
 
 def expected(own: pd.DataFrame, files: dict, weight: float) -> dict[str, np.ndarray]:
@@ -130,8 +135,10 @@ def test_a_new_weight_reblends_carried_rows_without_decoding(runs):
     first, second = runs["summaries"][:2]
     assert (first.tagged, first.skipped) == (8, 0)
     assert (second.tagged, second.skipped) == (0, 8)
-    # every album has two tracks or more, so every row changed: each file is considered again
-    assert set(runs["writes"][1].index) == set(runs["files"].values())
+    # every track of an album changed, so each is considered again; the loose files, no
+    # album's, kept their genres and are not
+    files = runs["files"]
+    assert set(runs["writes"][1].index) == {files[m] for m in [*ALBUMS["A"], *ALBUMS["B"]]}
 
 
 def test_a_changed_track_reblends_its_album_and_rewrites_its_files(runs):

@@ -11,6 +11,7 @@ import json
 
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from mutagen.flac import FLAC
 
@@ -20,6 +21,7 @@ from mgc_model import registry
 from mgc_model.bundle import NotABundle, load_bundle
 from mgc_model.head import fit_head
 from pipelines.cli import main
+from pipelines.files.tags import album_key
 from pipelines.learn.from_tags import LearnOptions
 from pipelines.learn.owner_labels import artist_groups, held_out, owner_labels
 from tagged_files import mediafile_genres
@@ -100,6 +102,7 @@ def taught(tmp_path_factory):
             "printed": printed.getvalue(), "report": report, "tag_code": tag_code,
             "tag_printed": tag_printed.getvalue(),
             "tags": pd.read_parquet(tagged_out / "tags").set_index("path"),
+            "run": json.loads((tagged_out / "run.json").read_text()),
             "writes": pd.read_parquet(tagged_out / "writes").set_index("path")}
 
 
@@ -185,6 +188,30 @@ def test_no_artist_is_on_both_sides_of_the_split(taught):
     assert "artists on both sides: 0" in taught["printed"]
 
 
+def test_the_tracks_the_head_learnt_from_never_judge_how_far_to_trust_it(taught):
+    """--min-score auto measures a bundle on the owner's held-out albums only: on the
+    albums it was fitted on, its scores were fitted to the very genres they would be judged
+    by."""
+    lib, split = taught["lib"], taught["report"]["split"]
+    held = {t["path"] for t in taught["report"]["held_out"]["tracks_held_out"]}
+    rows = pq.read_table(taught["root"] / "out" / "tags").to_pylist()
+    album = {row["path"]: album_key(row) for row in rows}
+    trained = {album[p] for p in lib["tagged"] if lib["truth"][p] != "Polka"} - {
+        album[p] for p in held}
+    assert registry.describe(str(taught["bundle"])).fitted_on == trained
+    run = taught["run"]
+    assert run["fitted_on_albums"] == len(trained)
+    assert sum(t["labelled"] for t in run["calibration"].values()) == split["held_out_tracks"]
+    assert f"the {len(trained)} albums the model learnt from" in taught["tag_printed"]
+    # too few held-out tracks to measure it on the library: the head's own threshold, every
+    # labelled track scored by a head that never heard its artist
+    trust = json.loads((taught["bundle"] / "training.json").read_text())["held_out_min_score"]
+    assert trust["tracks"] == split["train_tracks"] + split["held_out_tracks"]
+    assert trust["min_score"] is not None and trust["precision"] >= 0.9
+    assert run["calibration"]["audio"] == {**run["calibration"]["audio"], "source": "model",
+                                           "min_score": trust["min_score"]}
+
+
 def test_the_bundle_beats_the_default_model_on_the_same_held_out_tracks(taught):
     held = taught["report"]["held_out"]
     tracks = held["tracks_held_out"]
@@ -217,12 +244,17 @@ def test_tagging_with_the_bundle_fills_untagged_files_with_the_owners_genres(tau
     assert taught["tag_code"] == 0, taught["tag_printed"]
     lib, tags, writes = taught["lib"], taught["tags"], taught["writes"]
     assert set(tags.genre) <= set(OWNER) and set(tags.model) == {taught["report"]["model"]}
-    right = 0
+    written = right = 0
+    least = taught["run"]["calibration"]["audio"]["min_score"]  # loose files: audio alone
     for path, genre in lib["untagged"].items():
-        assert writes.loc[path, "action"] == "written"
-        assert mediafile_genres(path) == [tags.loc[path, "genre"]]  # spelt 'Hip Hop'
-        right += tags.loc[path, "genre"] == genre
-    assert right >= 0.9 * len(lib["untagged"])
+        if tags.loc[path, "genre_score"] >= least:
+            assert writes.loc[path, "action"] == "written"
+            assert mediafile_genres(path) == [tags.loc[path, "genre"]]  # spelt 'Hip Hop'
+            written += 1
+            right += tags.loc[path, "genre"] == genre
+        else:
+            assert writes.loc[path, "action"] == "skipped" and not mediafile_genres(path)
+    assert written >= 0.8 * len(lib["untagged"]) and right >= 0.9 * written
     for path in lib["tagged"]:
         assert writes.loc[path, "action"] == "skipped"  # fill keeps the owner's genres
     assert "Agreement with the files' own genres" in taught["tag_printed"]

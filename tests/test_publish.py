@@ -13,23 +13,34 @@ import pyarrow.parquet as pq
 import pytest
 from fsspec.implementations.local import LocalFileSystem
 
+from mgc_model.contract import ModelInfo
+from mgc_model.frontend import FrontendConfig
 from pipelines.graph import publish
 from pipelines.graph.extract import SUMMARY_FILE, publish_dataset
-from schemas.parquet import ERRORS_SCHEMA
+from schemas.parquet import ERRORS_SCHEMA, tags_schema
 
 START = "2026-11-21T00:00:00+00:00"
+GENRES = ("Rock", "Jazz")
+# a tag run publishes with its model, which its rows are judged by
+PUBLISH = functools.partial(publish.publish_tags, info=ModelInfo(
+    "m", "1", GENRES, 2, FrontendConfig(), held_out_min_score=0.85))
 
 
-def write_rows(folder, rows: dict) -> None:
+def write_rows(folder, rows: dict, schema: pa.Schema | None = None) -> None:
     os.makedirs(folder, exist_ok=True)
-    pq.write_table(pa.table(rows), os.path.join(folder, "part-00000-of-00001.parquet"))
+    table = pa.table(rows)
+    if schema is not None:  # the other columns of a real tag row, empty
+        table = pa.Table.from_pylist(table.to_pylist(), schema)
+    pq.write_table(table, os.path.join(folder, "part-00000-of-00001.parquet"))
 
 
 def stage_tag_run(out, run_id: str, paths: list[str], failed: list[str]) -> str:
     staging = publish.staging_dir(str(out), run_id)
     scores = [0.9 - 0.5 * (i % 2) for i in range(len(paths))]  # 0.9, 0.4, 0.9, ...
-    write_rows(os.path.join(staging, "tags"), {"path": paths, "genre": ["Rock"] * len(paths),
-                                               "genre_score": scores})
+    write_rows(os.path.join(staging, "tags"), {
+        "path": paths, "track_id": paths, "genre": ["Rock"] * len(paths), "genre_score": scores,
+        "genre_scores": [[s, 1 - s] for s in scores], "genre_from": ["audio"] * len(paths),
+        "model": ["m@1"] * len(paths)}, tags_schema(GENRES, "m@1"))
     errors = {name: [name[0]] * len(failed) for name in ERRORS_SCHEMA.names}
     write_rows(os.path.join(staging, "errors"), {**errors, "path": failed,
                                                  "stage": ["decode"] * len(failed)})
@@ -55,13 +66,13 @@ def test_publish_moves_the_outputs_and_writes_the_record_last(tmp_path):
     out = tmp_path / "out"
     old = stage_tag_run(out, "night1", ["a.mp3"], [])
     os.makedirs(os.path.join(old, "writes"))
-    publish.publish_tags(old, str(out), {"run_id": "night1", "started_at": START},
+    PUBLISH(old, str(out), {"run_id": "night1", "started_at": START},
                         optional=("writes",))
     assert sorted(os.listdir(out)) == ["errors", "run.json", "tags", "writes"]
 
     new = stage_tag_run(out, "night2", ["a.mp3", "b.mp3"], ["c.mp3"])
-    publish.publish_tags(new, str(out), {"run_id": "night2", "started_at": START,
-                                        "confident_score": 0.85})
+    PUBLISH(new, str(out), {"run_id": "night2", "started_at": START,
+                                        "min_score": 0.85})
     # a run that did not write genres retires the previous run's write outcomes
     assert sorted(os.listdir(out)) == ["errors", "run.json", "tags"]
     record = publish.read_record(str(out), publish.RUN_FILE, "night2")
@@ -95,7 +106,7 @@ def previous_and_next(tmp_path, name: str):
     first = stage_tag_run(out, "night1", ["a.mp3"], ["z.mp3"])
     os.makedirs(os.path.join(first, "writes"))
     write_rows(os.path.join(first, "writes"), {"path": ["a.mp3"], "action": ["written"]})
-    publish.publish_tags(first, str(out), {"run_id": "night1", "started_at": START},
+    PUBLISH(first, str(out), {"run_id": "night1", "started_at": START},
                         optional=("writes",))
     staging = stage_tag_run(out, "night2", ["a.mp3", "b.mp3"], ["c.mp3"])
     return out, staging
@@ -106,17 +117,17 @@ def test_a_publication_cut_short_and_retried_ends_as_one_that_was_not(tmp_path, 
                                                                       crash_at):
     run = {"run_id": "night2", "started_at": START}
     clean, staging = previous_and_next(tmp_path, "clean")
-    publish.publish_tags(staging, str(clean), run)
+    PUBLISH(staging, str(clean), run)
 
     out, staging = previous_and_next(tmp_path, "retried")
     with monkeypatch.context() as m:
         crash_on_move(m, crash_at)
         with pytest.raises(OSError, match="worker lost"):
-            publish.publish_tags(staging, str(out), run)
+            PUBLISH(staging, str(out), run)
     assert json.loads((out / "run.json").read_text())["run_id"] == "night1"  # record last
-    publish.publish_tags(staging, str(out), run)  # the runner's retry
+    PUBLISH(staging, str(out), run)  # the runner's retry
     assert snapshot(out) == snapshot(clean)
-    publish.publish_tags(staging, str(out), run)  # and once more: nothing left to do
+    PUBLISH(staging, str(out), run)  # and once more: nothing left to do
     assert snapshot(out) == snapshot(clean)
 
 
@@ -165,11 +176,11 @@ def test_a_job_publishes_when_its_writes_are_done_even_with_no_rows(tmp_path):
     out = str(tmp_path / "out")
     record = publish.run_and_publish(out, [], publish.RUN_FILE, {"model": "m"},
                                     functools.partial(write_paths, paths=[]),
-                                    publish.publish_tags)
+                                    PUBLISH)
     assert (record["seen"], record["runner"]) == (0, "DirectRunner")
     record = publish.run_and_publish(out, [], publish.RUN_FILE, {"model": "m"},
                                     functools.partial(write_paths, paths=["a.mp3", "b.mp3"]),
-                                    publish.publish_tags)
+                                    PUBLISH)
     assert record["tagged"] == 2 and record["model"] == "m"
     assert sorted(os.listdir(out)) == ["errors", "run.json", "tags"]
 
@@ -178,13 +189,13 @@ def test_a_failed_job_publishes_nothing_and_leaves_no_staging(tmp_path):
     out = str(tmp_path / "out")
     first = publish.run_and_publish(out, [], publish.RUN_FILE, {},
                                    functools.partial(write_paths, paths=["a.mp3"]),
-                                   publish.publish_tags)
+                                   PUBLISH)
     before = snapshot(out)
     with pytest.raises(Exception, match="a worker bug"):
         publish.run_and_publish(out, [], publish.RUN_FILE, {},
                                functools.partial(write_paths, paths=["a.mp3", "b.mp3"],
                                                  fail=True),
-                               publish.publish_tags)
+                               PUBLISH)
     assert snapshot(out) == before
     assert publish.read_record(out, publish.RUN_FILE)["run_id"] == first["run_id"]
 

@@ -176,6 +176,9 @@ def own_tags_in_the_table_and_the_confusion_table(page, serve_tracks, tag_rows) 
     assert page.locator("#tracks tbody tr").first.get_attribute("data-path") == str(
         serve_tracks["low"])
     assert page.locator("#tracks tbody td.file-genres").inner_text() == "Rock, Blorp"
+    # where its genre came from: its audio alone, the only track of its album and artist
+    assert page.locator("#tracks tbody td.from").inner_text() == "audio"
+    assert tag_rows[str(serve_tracks["low"])]["genre_from"] == "audio"
     page.fill("#search", "")
     page.wait_for_function(
         f"document.querySelectorAll('#tracks tbody tr').length === {len(serve_tracks)}")

@@ -183,7 +183,7 @@ def test_graph_publishes_itself_on_beams_test_pipeline(collection, tmp_path):
     with BeamTestPipeline() as p:
         written = build_tag_pipeline(p, [str(root / "formats")], staging, TagOptions(), info)
         tuple(written) | publish.PublishWhenWritten(
-            functools.partial(publish.publish_tags, staging, out, run))
+            functools.partial(publish.publish_tags, staging, out, run, info))
     record = publish.read_record(out, publish.RUN_FILE, "test")
     assert record["tagged"] == 8 and record["failed"] == 0
     errors = ds.dataset(tmp_path / "out" / "errors").to_table()

@@ -18,7 +18,8 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import NamedTuple
 
 import fsspec
@@ -216,3 +217,42 @@ def album_key(row: Mapping) -> str:
     if album:
         return f"album\0{folder_of(row['path'])}\0{album}"
     return f"folder\0{folder_of(row['path'])}"
+
+
+def evidence_album(row: Mapping) -> str:
+    """The album whose tracks speak for one another (``pipelines.graph.evidence``): the
+    file's ``album_key`` when it has an album tag; else the file alone, since a folder of
+    loose, untagged files (a downloads folder) says nothing of their genres."""
+    return album_key(row) if _name(row.get("album")) else f"file\0{row['path']}"
+
+
+# Album artists that say an album is a compilation ('Various Artists' in MusicBrainz's and
+# Picard's spelling, and the common others), as ``_name`` spells them.
+VARIOUS_ARTISTS = frozenset({"various artists", "various", "va", "v.a.", "v/a",
+                             "multiple artists", "verschiedene interpreten", "artistes divers",
+                             "varios artistas", "artisti vari", "diverse artiesten"})
+
+
+def is_compilation(rows: Sequence[Mapping]) -> bool:
+    """Whether one album's rows are a compilation: its album artist says so ('Various
+    Artists'), or no one artist holds half its tracks among three or more."""
+    if any(_name(row.get("album_artist")) in VARIOUS_ARTISTS for row in rows):
+        return True
+    artists = Counter(_name(row.get("artist")) for row in rows if _name(row.get("artist")))
+    return len(artists) >= 3 and max(artists.values()) * 2 < len(rows)
+
+
+def artist_key(rows: Sequence[Mapping]) -> str | None:
+    """The artist whose other albums may speak for one album's rows: its album artist, else
+    the artist of at least half its tracks; None for a compilation or an album naming none."""
+    if is_compilation(rows):
+        return None
+    album_artists = {_name(row.get("album_artist")) for row in rows} - {""}
+    if len(album_artists) == 1:
+        return f"artist\0{album_artists.pop()}"
+    artists = Counter(_name(row.get("artist")) for row in rows if _name(row.get("artist")))
+    if artists:
+        name, tracks = artists.most_common(1)[0]
+        if tracks * 2 >= len(rows):
+            return f"artist\0{name}"
+    return None

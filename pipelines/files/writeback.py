@@ -40,6 +40,7 @@ from pipelines.files.formats import (
 
 POLICIES = ("fill", "merge", "overwrite")
 ACTIONS = ("written", "unchanged", "would-write", "skipped", "failed")
+AUTO = "auto"  # --min-score measured on the library being tagged
 SCORE_DECIMALS = 2  # scores are rounded so a rerun writes the same bytes
 
 
@@ -56,7 +57,9 @@ class WriteOptions:
 
     policy: str = "fill"
     count: int = 1
-    min_score: float = decision.CONFIDENT_SCORE
+    # the check corpus's threshold; 'auto' (``mgc tag``'s default): measured on the library
+    # being tagged, over the whole run (``mgc_model.calibration``)
+    min_score: float | str = decision.CONFIDENT_SCORE
     vocabulary: tuple[str, ...] | None = None
     title_case: bool = True
     separator: str = SEPARATOR
@@ -69,8 +72,10 @@ class WriteOptions:
                              f"safe choice), not {self.policy!r}")
         if self.count < 1:
             raise ValueError("--genre-count must be at least 1")
-        if not 0.0 <= self.min_score <= 1.0:
-            raise ValueError("--min-score must be between 0 and 1")
+        if self.min_score != AUTO and not (isinstance(self.min_score, float | int)
+                                           and 0.0 <= self.min_score <= 1.0):
+            raise ValueError(f"--min-score must be {AUTO} (measured on this library) or a "
+                             f"score between 0 and 1, not {self.min_score!r}")
         if not self.separator.strip():
             raise ValueError("--separator must contain a visible character, e.g. '; '")
         if self.vocabulary is not None and not self.vocabulary:
@@ -148,6 +153,9 @@ def read_vocabulary(path: str) -> tuple[str, ...]:
 
 def choose_genres(scores: Mapping[str, float], options: WriteOptions) -> list[tuple[str, float]]:
     """The model's genres to write under ``options`` (``decision.to_write``)."""
+    if options.min_score == AUTO:
+        raise ValueError("--min-score auto is measured over a whole tag run; outside one, "
+                         "give a score")
     return decision.to_write(scores, options.min_score, options.count, options.vocabulary,
                              options.title_case)
 

@@ -1,2 +1,3 @@
-"""The Beam jobs and their steps: tag and extract graphs, sources, inference, albums,
-incremental state, publishing of outputs, and the runners (Dask included)."""
+"""The Beam jobs and their steps: tag and extract graphs, sources, inference, evidence
+(albums, artists), incremental state, publishing of outputs, and the runners (Dask
+included)."""

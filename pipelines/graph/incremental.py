@@ -76,7 +76,7 @@ def state_key(model_ref: str, options) -> str:
     option that changes a row's content or what is written into the file, and the version
     of the rows' columns (an older mgc's rows lack the file's own tags). Batch size and the
     runner do not, nor the album weight: every run blends the rows' own track scores again
-    (``pipelines.graph.albums``)."""
+    (``pipelines.graph.evidence``)."""
     fields = asdict(options)
     fields.pop("batch_size", None)
     fields.pop("album_weight", None)

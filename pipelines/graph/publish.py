@@ -27,9 +27,12 @@ from apache_beam.runners.runner import PipelineState
 from fsspec.core import url_to_fs
 
 from mgc_model import decision
+from mgc_model.calibration import as_json, kind_of
+from mgc_model.contract import ModelInfo
 from pipelines.audio.matching import normalise
+from pipelines.files.writeback import AUTO
 from pipelines.graph.runners import runner_for
-from pipelines.learn.agreement import agreement
+from pipelines.learn.agreement import agreement, calibrate_rows
 
 OUTPUTS = ("tags", "errors")
 # Only runs that asked for them; a run without retires them. No tag run makes "undo" (`mgc
@@ -88,10 +91,10 @@ def failed_paths(fs: fsspec.AbstractFileSystem, root: str) -> dict[str, str]:
     return failed
 
 
-def count_tags(fs: fsspec.AbstractFileSystem, root: str, confident_score: float) -> dict:
+def count_tags(fs: fsspec.AbstractFileSystem, root: str) -> dict:
     """run.json's counts, from what was written, not from what the pipeline believes it
-    wrote; ``confident``: the tracks whose top genre scored at least ``confident_score``."""
-    tags = read_shards(fs, posixpath.join(root, "tags"), ["path", "genre_score"])
+    wrote."""
+    tags = read_shards(fs, posixpath.join(root, "tags"), ["path"])
     writes = read_shards(fs, posixpath.join(root, "writes"), ["action"])
     # an incremental run lists, in the staging folder only, the rows it carried over
     carried = read_shards(fs, posixpath.join(root, CARRIED), ["path"])
@@ -105,38 +108,54 @@ def count_tags(fs: fsspec.AbstractFileSystem, root: str, confident_score: float)
         "skipped": skipped,
         "failed": len(failed),
         "failures_by_stage": dict(Counter(failed.values())),
-        "confident": sum(decision.is_confident(score, confident_score)
-                         for score in tags["genre_score"].to_pylist()) if tags is not None else 0,
         **({"writes": dict(Counter(writes["action"].to_pylist()))} if writes is not None
            else {}),
     }
 
 
-def count_agreement(fs: fsspec.AbstractFileSystem, root: str) -> dict:
-    """run.json's ``agreement``: mgc's top genres against the genres the files carried
-    (``pipelines.learn.agreement``), over every row published, carried ones included."""
-    columns = ["file_genres", "genre"]
-    pairs: list = []
+LIBRARY_COLUMNS = ["path", "genre", "genre_scores", "genre_from", "file_genres", "artist",
+                   "album", "album_artist"]
+
+
+def count_library(fs: fsspec.AbstractFileSystem, root: str, min_score: float | str,
+                  info: ModelInfo) -> dict:
+    """run.json's judgement of the run against the library's own genres, over every row
+    published, carried ones included: ``agreement`` (``pipelines.learn.agreement``), the
+    ``calibration`` (``mgc_model.calibration``: the threshold per kind of evidence that
+    ``--min-score auto`` used, and why), and ``confident``: the tracks whose top genre
+    scored at least the threshold they were judged by."""
+    rows: list[dict] = []
     for shard in sorted(fs.glob(posixpath.join(root, "tags", "*.parquet"))):
         with fs.open(shard, "rb") as f:
             parquet = pq.ParquetFile(f)
-            if set(columns) <= set(parquet.schema_arrow.names):  # not so in a foreign shard
-                table = parquet.read(columns=columns)
-                pairs += zip(*(table[c].to_pylist() for c in columns), strict=True)
-    return agreement(pairs)
+            if set(LIBRARY_COLUMNS) <= set(parquet.schema_arrow.names):  # not a foreign shard
+                rows += parquet.read(columns=LIBRARY_COLUMNS).to_pylist()
+    thresholds = calibrate_rows(rows, info)
+
+    def least(row: dict) -> float:
+        return (thresholds[kind_of(row["genre_from"])].min_score if min_score == AUTO
+                else float(min_score))
+
+    return {
+        "agreement": agreement((row["file_genres"], row["genre"]) for row in rows),
+        "calibration": as_json(thresholds),
+        "confident": sum(decision.is_confident(max(row["genre_scores"]), least(row))
+                         for row in rows if row["genre_scores"]),
+    }
 
 
-def publish_tags(staging: str, out: str, run: dict, optional: Sequence[str] = ()) -> None:
+def publish_tags(staging: str, out: str, run: dict, info: ModelInfo,
+                 optional: Sequence[str] = ()) -> None:
     """A tag run's publication: ``tags``, ``errors`` (and the ``optional`` outputs this run
-    made, such as ``writes``) replace the previous run's, then ``run.json``."""
+    made, such as ``writes``) replace the previous run's, then ``run.json``; ``info``: the
+    model, whose measure on the library (``count_library``) it holds."""
 
     def plan(fs: fsspec.AbstractFileSystem, staged: str, root: str):
         names = [*OUTPUTS, *optional]
         for name in names:  # a branch with no rows still publishes an empty folder
             fs.makedirs(posixpath.join(staged, name), exist_ok=True)
-        confident = run.get("confident_score", 1.0)
-        counts = {**count_tags(fs, staged, confident),
-                  "agreement": count_agreement(fs, staged)}
+        counts = {**count_tags(fs, staged),
+                  **count_library(fs, staged, run.get("min_score", AUTO), info)}
         return counts, names, list(OPTIONAL_OUTPUTS)
 
     publish(staging, out, RUN_FILE, run, plan)

@@ -7,7 +7,8 @@ an ``ErrorRow`` and the run goes on.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import NamedTuple
 
@@ -18,6 +19,7 @@ from apache_beam.metrics import Metrics
 from threadpoolctl import threadpool_limits
 
 from mgc_model import decision
+from mgc_model.calibration import Threshold, kind_of
 from mgc_model.contract import ModelInfo
 from mgc_model.frontend import FrontendConfig
 from pipelines.audio.matching import expand_input, refusal
@@ -210,7 +212,8 @@ class BuildTagRow(beam.DoFn):
 def tag_row(track: Track, result: TrackScores, genres: tuple[str, ...], model_ref: str,
             top_k: int, threshold: float, tagged_at: datetime) -> dict:
     """The Parquet row of one tagged track (schema: ``schemas.parquet.tags_schema``); its
-    ``track_genre_scores`` stay the track's own when album blending changes the others."""
+    ``track_genre_scores`` stay the track's own when its album and artist change the others
+    (``pipelines.graph.evidence``)."""
     return {
         "path": track.path,
         "track_id": track_id(track.path),
@@ -219,6 +222,7 @@ def tag_row(track: Track, result: TrackScores, genres: tuple[str, ...], model_re
         "channels": track.channels,
         **decision.listed(result.genre_scores, genres, top_k, threshold),
         "track_genre_scores": result.genre_scores.tolist(),
+        "genre_from": "audio",
         "embedding": result.embedding.tolist(),
         "n_patches": result.n_patches,
         "model": model_ref,
@@ -246,17 +250,23 @@ class WriteGenreTags(beam.DoFn):
                          for action in ("written", "unchanged", "would-write", "skipped",
                                         "failed")}
 
-    def process(self, element) -> Iterator:
+    def process(self, element, thresholds: Mapping[str, Threshold] | None = None) -> Iterator:
+        """``thresholds``: with ``--min-score auto``, the least score per kind of evidence
+        measured on this library (``mgc_model.calibration``), a side input."""
         path, joined = element
         for row in joined["tags"][:1]:  # none when not tagged: its error row is already out
             tracks = joined["track"]
             scores = dict(zip(self.genres, row["genre_scores"], strict=True))
+            options = self.options
+            if thresholds is not None:
+                options = replace(options,
+                                  min_score=thresholds[kind_of(row.get("genre_from"))].min_score)
             try:
-                outcome = write_genres(path, scores, self.model_ref, self.options,
+                outcome = write_genres(path, scores, self.model_ref, options,
                                        tracks[0].stat if tracks else None)
             except Exception as error:
                 yield pvalue.TaggedOutput(ERRORS, ErrorRow.of(path, "write", error))
-                outcome = failed(path, self.options, self.model_ref, error)
+                outcome = failed(path, options, self.model_ref, error)
             self.counters[outcome.action].inc()
             after = signature_or_none(path) if outcome.action != "failed" else None
             yield {**outcome.as_row(), "size": after.size if after else None,

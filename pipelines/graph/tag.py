@@ -17,10 +17,11 @@ import pyarrow as pa
 from apache_beam.ml.inference.base import KeyedModelHandler, RunInference
 
 from mgc_model import decision, registry
+from mgc_model.calibration import calibrate, fallback
 from mgc_model.contract import ModelInfo
-from pipelines.files.writeback import WriteOptions
+from pipelines.files.writeback import AUTO, WriteOptions
 from pipelines.graph import publish
-from pipelines.graph.albums import BlendAlbums
+from pipelines.graph.evidence import LibraryEvidence
 from pipelines.graph.incremental import PreviousRun, SplitByState, previous_run, state_key
 from pipelines.graph.inference import DEFAULT_BATCH_SIZE, GenreModelHandler
 from pipelines.graph.steps import (
@@ -33,6 +34,7 @@ from pipelines.graph.steps import (
     MeanScores,
     WriteGenreTags,
 )
+from pipelines.learn.agreement import calibration_sample
 from pipelines.terminal.progress import ProgressFile, Report
 from schemas.parquet import ERRORS_SCHEMA, WRITES_SCHEMA, tags_schema
 
@@ -62,6 +64,7 @@ class TagOptions:
     threshold: float = decision.THRESHOLD
     write: WriteOptions | None = None  # write genres into the files (--write-tags)
     album_weight: float = decision.ALBUM_WEIGHT  # blend with the album's mean
+    artist_weight: float = decision.ARTIST_WEIGHT  # the artist's other albums' genres
 
     def validate(self, genres: Sequence[str] | None = None) -> None:
         if self.hop_seconds is not None and self.hop_seconds <= 0:
@@ -76,6 +79,7 @@ class TagOptions:
         if not 0.0 <= self.threshold <= 1.0:
             raise ValueError("--threshold must be between 0 and 1")
         decision.check_album_weight(self.album_weight)
+        decision.check_artist_weight(self.artist_weight)
         if self.write is not None:
             self.write.validate(genres)
 
@@ -89,11 +93,11 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
                        options: TagOptions, info: ModelInfo,
                        progress: ProgressFile | None = None,
                        previous: PreviousRun | None = None) -> list[beam.PCollection]:
-    """Wire match -> decode -> patches -> RunInference -> per-track mean -> album blending ->
-    Parquet, and last, when ``options.write`` asks for it, genres into the files. With
-    ``previous`` (an incremental run), files unchanged since that run skip all of it: their
-    rows are carried, and blended again with their albums. Returns the results of the writes
-    into ``staging``."""
+    """Wire match -> decode -> patches -> RunInference -> per-track mean -> album and artist
+    evidence -> Parquet, and last, when ``options.write`` asks for it, genres into the files.
+    With ``previous`` (an incremental run), files unchanged since that run skip all of it:
+    their rows are carried, and decided again with their albums and artists. Returns the
+    results of the writes into ``staging``."""
     hop_frames = info.frontend.hop_frames(options.hop_seconds)
 
     matched = (
@@ -138,13 +142,22 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
     if carried is not None:
         pairs = (pairs, carried | "CarriedRows" >> beam.Map(lambda row: (row, True))) | (
             "WithCarried" >> beam.Flatten())
-    blended = pairs | "Albums" >> BlendAlbums(options.album_weight, info.genres, options.top_k,
-                                             options.threshold)
+    blended = pairs | "Library" >> LibraryEvidence(options.album_weight, options.artist_weight,
+                                                   info.genres, options.top_k, options.threshold)
     errors = [matched.errors, decoded.errors, rows.errors]
     written = []
     if options.write is not None:
+        thresholds = None
+        if options.write.min_score == AUTO:
+            fallbacks = fallback(info)
+            thresholds = beam.pvalue.AsSingleton(
+                blended.tags
+                | "Labelled" >> beam.FlatMap(
+                    lambda row: [s] if (s := calibration_sample(row, info)) else [])
+                | "AllLabelled" >> beam.combiners.ToList()
+                | "Calibrate" >> beam.Map(calibrate, fallbacks))
         write_errors, writes = _write_genres(blended.to_write, decoded.tracks, staging,
-                                             options.write, info)
+                                             options.write, info, thresholds)
         errors.append(write_errors)
         written.append(writes)
     errors = tuple(errors) | "AllErrors" >> beam.Flatten()
@@ -171,14 +184,16 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
     return written
 
 
-def _write_genres(tags, tracks, staging: str, write: WriteOptions, info: ModelInfo):
+def _write_genres(tags, tracks, staging: str, write: WriteOptions, info: ModelInfo,
+                  thresholds=None):
     """The last stage: genres into the files, one outcome row per file in ``writes/`` (new
     rows, and carried rows whose album blending changed them). Returns the error rows and the
     result of writing ``writes/``."""
     written = (
         {"tags": tags | "KeyTagRows" >> beam.WithKeys(lambda row: row["path"]), "track": tracks}
         | "JoinForWrite" >> beam.CoGroupByKey()
-        | "WriteGenreTags" >> beam.ParDo(WriteGenreTags(write, info.genres, info.ref))
+        | "WriteGenreTags" >> beam.ParDo(WriteGenreTags(write, info.genres, info.ref),
+                                         thresholds=thresholds)
         .with_outputs(ERRORS, main="writes")
     )
     return written.errors, written.writes | "WriteWrites" >> beam.io.WriteToParquet(
@@ -204,15 +219,18 @@ def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
     if incremental:
         previous, state_note = previous_run(out, key)
         log.info("incremental: %s", state_note)
-    confident = options.write.min_score if options.write is not None else decision.CONFIDENT_SCORE
+    # auto: each track is judged by the threshold measured on this library for its kind of
+    # evidence (run.json's ``calibration``), also when nothing is written
+    min_score = options.write.min_score if options.write is not None else AUTO
     run = {"model": info.ref, "inputs": list(inputs), "options": asdict(options),
-           "confident_score": confident,
+           "min_score": min_score, "fitted_on_albums": len(info.fitted_on),
            "incremental": incremental, "state": state_note, "state_key": key}
     record = publish.run_and_publish(
         out, pipeline_args, publish.RUN_FILE, run,
         build=lambda p, staging: build_tag_pipeline(p, inputs, staging, options, info,
                                                     progress, previous),
         publish=functools.partial(
-            publish.publish_tags, optional=("writes",) if options.write is not None else ()),
+            publish.publish_tags, optional=("writes",) if options.write is not None else (),
+            info=info),
     )
     return publish.tag_summary(out, record) if record is not None else None

@@ -16,9 +16,15 @@ is mapped the same way (a model with its own spelling compares fairly), or kept 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
+import numpy as np
+
+from mgc_model.calibration import Sample, Threshold, calibrate, fallback, kind_of
+from mgc_model.contract import ModelInfo
+from mgc_model.decision import labels_of
 from mgc_model.genre_aliases import fma_genres, to_fma
+from pipelines.files.tags import album_key
 
 
 def agreement(rows: Iterable[tuple[Sequence[str] | None, str | None]]) -> dict:
@@ -75,3 +81,22 @@ def describe(result: dict, most: int = 5) -> list[str]:
         more = f" and {len(unknown) - most} more" if len(unknown) > most else ""
         lines.append(f"  genre names not in the alias table (not compared): {names}{more}")
     return lines
+
+
+def calibration_sample(row: Mapping, info: ModelInfo) -> Sample | None:
+    """A tag row as a sample that ``mgc_model.calibration`` measures mgc against on this
+    library, when its own genre tags name one of the model's genres; never a row of the
+    albums the model was fitted on (``ModelInfo.fitted_on``)."""
+    labels = labels_of(row.get("file_genres"), info.genres)
+    scores = row.get("genre_scores")
+    if not labels or scores is None or album_key(row) in info.fitted_on:
+        return None
+    best = int(np.argmax(scores))
+    return Sample(float(scores[best]), best in labels, album_key(row),
+                  kind_of(row.get("genre_from")))
+
+
+def calibrate_rows(rows: Iterable[Mapping], info: ModelInfo) -> dict[str, Threshold]:
+    """The thresholds ``--min-score auto`` uses on these tag rows."""
+    samples = [s for s in (calibration_sample(row, info) for row in rows) if s is not None]
+    return calibrate(samples, fallback(info))

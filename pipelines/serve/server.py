@@ -50,7 +50,8 @@ DRAIN_LIMIT = 1024 * 1024 * 1024  # a refused upload larger than this is not rea
 STATIC = {"classify.html", "library.html", "app.css", "bars.js", "classify.js", "library.js"}
 PAGES = {"/": "classify.html", "/classify": "classify.html", "/library": "library.html"}
 TABLE_COLUMNS = ("path", "track_id", "title", "artist", "album", "album_artist", "track_number",
-                 "year", "file_genres", "genre", "genre_score", "genres", "duration_s", "model")
+                 "year", "file_genres", "genre", "genre_score", "genre_from", "genres",
+                 "duration_s", "model")
 SEARCHED = ("path", "title", "artist", "album")  # what the library page's search box looks in
 
 

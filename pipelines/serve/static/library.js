@@ -107,6 +107,8 @@ async function loadTracks() {
     cell(row, (t.file_genres || []).join(", "), "file-genres");
     cell(row, t.genre, "genre");
     cell(row, t.genre_score.toFixed(3), "num");
+    // where the genre came from: the audio, its album, its artist's other albums
+    cell(row, (t.genre_from || "audio").split("+").join(", "), "from");
     cell(row, t.genres.map((g) => `${g.name} ${g.score.toFixed(2)}`).join(", "));
     cell(row, t.duration_s == null ? "" : `${t.duration_s.toFixed(1)} s`, "num");
     const actions = cell(row, "");
