@@ -208,3 +208,13 @@ def test_a_compilation_is_judged_by_its_audio_alone_and_the_run_says_why(library
         row["genre_score"] >= calibration[kind_of(row["genre_from"])]["min_score"]
         for row in rows.values())
     assert run["agreement"]["compared"] == 3  # 'jazz' is the bundle's Jazz
+
+
+def test_the_weights_are_not_incremental_state():
+    """Every run decides again from the rows' own scores, so a new weight reuses the state."""
+    from pipelines.graph.incremental import state_key
+    from pipelines.graph.tag import TagOptions
+
+    base = state_key("m@1", TagOptions())
+    assert state_key("m@1", TagOptions(album_weight=0.2, artist_weight=0.9)) == base
+    assert state_key("m@1", TagOptions(max_patches=3)) != base

@@ -10,9 +10,8 @@ artist's *other* albums carry in their files (``--artist-weight V``): the decisi
 Two Beam GroupByKeys over the tag rows, new and carried alike: by album
 (``pipelines.files.tags.evidence_album``: a file without an album tag stands alone), then
 by the album's artist (``artist_key``; a compilation or an album naming no artist stands
-alone). So an incremental run recomputes
-every album and artist from their tracks as they are now: a carried row whose genres changed
-is written into its file again.
+alone). So an incremental run recomputes every album and artist from their tracks as they
+are now: a carried row whose genres changed is written into its file again.
 """
 
 from __future__ import annotations

@@ -75,11 +75,11 @@ def state_key(model_ref: str, options) -> str:
     """A digest of what makes a tag row (and a genre write) what it is: the model and every
     option that changes a row's content or what is written into the file, and the version
     of the rows' columns (an older mgc's rows lack the file's own tags). Batch size and the
-    runner do not, nor the album weight: every run blends the rows' own track scores again
-    (``pipelines.graph.evidence``)."""
+    runner do not, nor the album and artist weights: every run decides again from the rows'
+    own track scores (``pipelines.graph.evidence``)."""
     fields = asdict(options)
-    fields.pop("batch_size", None)
-    fields.pop("album_weight", None)
+    for unkept in ("batch_size", "album_weight", "artist_weight"):
+        fields.pop(unkept, None)
     fields["model"] = model_ref
     fields["tags_version"] = TAGS_VERSION
     return hashlib.sha1(json.dumps(fields, sort_keys=True, default=str).encode()).hexdigest()

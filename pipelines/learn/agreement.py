@@ -88,12 +88,11 @@ def calibration_sample(row: Mapping, info: ModelInfo) -> Sample | None:
     library, when its own genre tags name one of the model's genres; never a row of the
     albums the model was fitted on (``ModelInfo.fitted_on``)."""
     labels = labels_of(row.get("file_genres"), info.genres)
-    scores = row.get("genre_scores")
-    if not labels or scores is None or album_key(row) in info.fitted_on:
+    scores, album = row.get("genre_scores"), album_key(row)
+    if not labels or scores is None or album in info.fitted_on:
         return None
     best = int(np.argmax(scores))
-    return Sample(float(scores[best]), best in labels, album_key(row),
-                  kind_of(row.get("genre_from")))
+    return Sample(float(scores[best]), best in labels, album, kind_of(row.get("genre_from")))
 
 
 def calibrate_rows(rows: Iterable[Mapping], info: ModelInfo) -> dict[str, Threshold]:

@@ -236,12 +236,12 @@ def _fit_and_report(features: dict, writer: bundles.BundleWriter, options: Learn
               for i in rows]
     groups = artist_groups(picked)
     mask = held_out(targets, groups, options.holdout, options.seed)
-    x = np.array([features["embedding"][i] for i in rows[~mask]], dtype=np.float32)
+    embeddings = np.array([features["embedding"][i] for i in rows], dtype=np.float32)
+    x = embeddings[~mask]
     c, losses = choose_c(x, targets[~mask], groups[~mask], len(labelled.labels),
                          seed=options.seed)
     head = fit_head(x, targets[~mask], len(labelled.labels), c)
-    trust = _trusted_from(np.array([features["embedding"][i] for i in rows], np.float32),
-                          targets, groups, len(labelled.labels), c, options.seed)
+    trust = _trusted_from(embeddings, targets, groups, len(labelled.labels), c, options.seed)
     model_version = bundles.write_head(writer, head, base)
     name = options.name or writer.output.name
     missing = sorted(set(targets[mask].tolist()) - set(targets[~mask].tolist()))
