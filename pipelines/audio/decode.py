@@ -4,6 +4,13 @@ soundfile (libsndfile: WAV, AIFF, FLAC, Ogg Vorbis/Opus, MP3) reads first; PyAV'
 FFmpeg reads what libsndfile cannot (AAC/M4A, WMA, odd containers). Audio arrives in blocks and
 is resampled with soxr's streaming resampler, so memory does not grow with track length.
 
+The two decoders are a chain, as the ``ffmpeg`` command is forgiving: a file libsndfile
+opens but loses sync in (or stops short of the length it announced) is decoded on by FFmpeg
+from where libsndfile stopped, and only when both fail is it an error, whose message names
+both failures. FFmpeg skips a packet it cannot decode and goes on, as the ``ffmpeg`` command
+does, up to ``MAX_BAD_PACKETS`` (or ``MAX_BAD_FRACTION`` of the packets read, when more);
+``AudioReader.skipped_packets`` counts them.
+
 No file can stall or exhaust a run: only regular files are opened; the decoder runs in a
 thread of its own and a file that yields no audio for ``STALL_SECONDS`` is given up (a hung
 network mount, a decoder in a loop), and so is one that decodes to far more audio than a file
@@ -56,6 +63,12 @@ RESAMPLER_MARGIN = 1024
 # AAC is not one (its noise substitution draws from a generator that runs from the file's
 # start), nor WMA (millisecond timestamps).
 PYAV_SEEKABLE = ("alac", "flac")
+# Packets FFmpeg may fail to decode before the file is an error: this many, or this share of
+# the packets read so far when that is more. The ``ffmpeg`` command skips any number; a file
+# that is mostly bad packets is garbage that happens to have a header, not damaged music. (The
+# worst of mutagen's test files has 2 bad packets of 6; 2 kB of garbage in an AAC, 6.)
+MAX_BAD_PACKETS = 8
+MAX_BAD_FRACTION = 0.01
 
 
 class DecodeError(Exception):
@@ -108,6 +121,29 @@ def _riff_header_duration(path: str) -> float | None:
         return None
 
 
+def _short(decoded: int, announced: int, rate: int) -> bool:
+    """Whether ``decoded`` frames fall short of the ``announced`` ones by more than the
+    slack a header's estimate is allowed (``TRUNCATION_TOLERANCE``, half a second at least)."""
+    return (announced - decoded) / rate > max(0.5, TRUNCATION_TOLERANCE * announced / rate)
+
+
+def _said(error: BaseException) -> str:
+    """A decoder's error in a few words: libsndfile's "Error : " prefix and the repeated path
+    dropped, FFmpeg's errno and function name too."""
+    if isinstance(error, av.FFmpegError) and error.strerror:
+        return str(error.strerror)
+    text = str(error).removeprefix("Error : ")
+    if ": Error : " in text:  # "Error opening '/path/x.flac': Error : unknown error in ..."
+        text = text.split(": Error : ", 1)[1]
+    elif text.startswith("Error opening ") and "': " in text:
+        text = text.split("': ", 1)[1]
+    return text.strip().rstrip(".")
+
+
+class _NoAudio(Exception):
+    """FFmpeg cannot open the file, or finds no audio in it; the message says which."""
+
+
 _CANCELLED = object()
 
 
@@ -131,6 +167,8 @@ class AudioReader:
         self._requests: queue.Queue = queue.Queue()  # what to decode: None (all) or spans
         self._cancel = threading.Event()
         self.decoded_frames = 0  # source frames handed over so far
+        self.skipped_packets = 0  # packets FFmpeg could not decode and skipped
+        self.fallback: str | None = None  # why libsndfile gave the decode over to FFmpeg
         self._thread = threading.Thread(target=self._produce, name="mgc-decode", daemon=True)
         self._thread.start()
         try:
@@ -180,6 +218,7 @@ class AudioReader:
         source = _open_binary(self.path, stack)
         if isinstance(source, str) and os.path.isfile(source) and os.path.getsize(source) == 0:
             raise DecodeError("empty file (0 bytes)")
+        self._source, self._stack = source, stack
         try:
             self._sf = stack.enter_context(sf.SoundFile(source))
             if self._sf.format == "MP3" and not _mp3_length_known(source):
@@ -188,26 +227,19 @@ class AudioReader:
                                    "to its end")
         except (sf.LibsndfileError, RuntimeError, TypeError) as sf_error:
             self._sf = None
-            if hasattr(source, "seek"):
-                source.seek(0)
             try:
-                self._av = stack.enter_context(av.open(source, mode="r"))
-            except (av.FFmpegError, ValueError, OSError) as av_error:
+                self._open_av()
+            except _NoAudio as av_error:
                 raise DecodeError(
-                    f"not readable as audio (soundfile: {sf_error}; ffmpeg: {av_error})"
+                    f"not readable as audio by libsndfile ({_said(sf_error)}) nor FFmpeg "
+                    f"({av_error}): the file is damaged or not audio; check that it plays"
                 ) from None
-            audio = [s for s in self._av.streams if s.type == "audio"]
-            if not audio:
-                raise DecodeError("no audio stream in the file") from None
-            stream = audio[0]
-            stream.thread_type = "AUTO"
-            ctx = stream.codec_context
+            stream, ctx = self._stream, self._stream.codec_context
             duration = None
             if stream.duration is not None and stream.time_base is not None:
                 duration = float(stream.duration * stream.time_base)
             elif self._av.duration is not None:
                 duration = self._av.duration / av.time_base
-            self._stream = stream
             rate = int(ctx.sample_rate)
             seekable = (duration is not None and stream.time_base is not None
                         and stream.time_base <= Fraction(1, max(rate, 1))
@@ -232,32 +264,112 @@ class AudioReader:
                 f"invalid header: {self._info.sample_rate} Hz, {self._info.channels} channels"
             )
 
+    def _open_av(self) -> None:
+        """Open the file with PyAV (FFmpeg): its first audio stream, or ``_NoAudio`` saying
+        why not."""
+        source = self._source
+        if hasattr(source, "seek"):
+            source.seek(0)
+        try:
+            self._av = self._stack.enter_context(av.open(source, mode="r"))
+        except (av.FFmpegError, ValueError, OSError) as error:
+            raise _NoAudio(_said(error)) from None
+        audio = [s for s in self._av.streams if s.type == "audio"]
+        if not audio:
+            raise _NoAudio("no audio stream in the file")
+        self._stream = audio[0]
+        self._stream.thread_type = "AUTO"
+
     def _read(self) -> Iterator[np.ndarray]:
         size = max(1, int(BLOCK_SECONDS * self._info.sample_rate))
-        if self._sf is not None:
-            # read() rather than SoundFile.blocks(): blocks() pads a short last read of a
-            # truncated MP3 with uninitialised memory instead of trimming it
-            try:
-                while True:
-                    block = self._sf.read(size, dtype="float32", always_2d=True)
-                    if not len(block):
-                        return
-                    yield block
-            except (sf.LibsndfileError, RuntimeError) as error:
-                raise DecodeError(f"decoding failed: {error}") from None
+        if self._sf is None:
+            yield from self._av_blocks(size)
+            return
+        # read() rather than SoundFile.blocks(): blocks() pads a short last read of a
+        # truncated MP3 with uninitialised memory instead of trimming it
+        delivered = 0
+        try:
+            while True:
+                block = self._sf.read(size, dtype="float32", always_2d=True)
+                if not len(block):
+                    break
+                delivered += len(block)
+                yield block
+        except (sf.LibsndfileError, RuntimeError) as error:
+            failure = (f"libsndfile stopped at {delivered / self._info.sample_rate:.1f} s "
+                       f"({_said(error)})")
+        else:
+            frames = self._info.frames
+            if frames is None or not _short(delivered, frames, self._info.sample_rate):
+                return
+            # libsndfile's MP3 decoder stops quietly where it loses sync
+            failure = (f"libsndfile stopped at {delivered / self._info.sample_rate:.1f} s of "
+                       f"the {frames / self._info.sample_rate:.1f} s its header announces")
+        yield from self._continue_with_av(failure, delivered, size)
+
+    def _continue_with_av(self, failure: str, delivered: int, size: int
+                          ) -> Iterator[np.ndarray]:
+        """The rest of a file libsndfile failed in, from FFmpeg: decoded from the start, the
+        ``delivered`` frames already handed over dropped."""
+        self.fallback = failure
+        self._sf.close()  # libsndfile lets go of the file before FFmpeg reads it afresh
+        try:
+            self._open_av()
+        except _NoAudio as error:
+            raise DecodeError(f"{failure}; FFmpeg cannot read it either ({error}): the file "
+                              "is damaged; check that it plays") from None
+        ctx = self._stream.codec_context
+        if (int(ctx.sample_rate), int(ctx.channels)) != (self._info.sample_rate,
+                                                          self._info.channels):
+            raise DecodeError(
+                f"{failure}; FFmpeg reads the file as {ctx.sample_rate} Hz, {ctx.channels} "
+                f"channels where libsndfile read {self._info.sample_rate} Hz, "
+                f"{self._info.channels}: the two cannot be joined; the file is damaged")
+        try:
+            for block in self._av_blocks(size):
+                if delivered >= block.shape[0]:
+                    delivered -= block.shape[0]
+                    continue
+                yield block[delivered:]
+                delivered = 0
+        except DecodeError as error:
+            raise DecodeError(f"{failure}; FFmpeg: {error}") from None
+
+    def _av_blocks(self, size: int) -> Iterator[np.ndarray]:
+        """The whole stream through FFmpeg in blocks of about ``size`` frames; a packet that
+        does not decode is skipped and counted (``skipped_packets``), within bounds."""
         resampler = av.AudioResampler(format="fltp")  # planar float, source layout and rate
         held, frames = [], 0  # frames of a few ms each, handed over in blocks
-        try:
-            for packet in self._av.demux(self._stream):
-                for frame in packet.decode():
-                    for out in resampler.resample(frame):
-                        held.append(out.to_ndarray().T)
-                        frames += held[-1].shape[0]
-                        if frames >= size:
-                            yield np.concatenate(held)
-                            held, frames = [], 0
-        except (av.FFmpegError, ValueError) as error:
-            raise DecodeError(f"decoding failed: {error}") from None
+        rate = self._info.sample_rate
+        packets, read, position, first_error = self._av.demux(self._stream), 0, 0, None
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                break
+            except (av.FFmpegError, ValueError) as error:
+                raise DecodeError(f"decoding failed at {position / rate:.1f} s: "
+                                  f"{_said(error)}") from None
+            read += 1
+            try:
+                decoded = packet.decode()
+            except (av.FFmpegError, ValueError) as error:
+                self.skipped_packets += 1
+                first_error = first_error or _said(error)
+                if self.skipped_packets > max(MAX_BAD_PACKETS, MAX_BAD_FRACTION * read):
+                    raise DecodeError(
+                        f"{self.skipped_packets} of the first {read} packets do not decode "
+                        f"(the first: {first_error}), by {position / rate:.1f} s: the file "
+                        "is damaged beyond skipping a few") from None
+                continue
+            for frame in decoded:
+                for out in resampler.resample(frame):
+                    held.append(out.to_ndarray().T)
+                    frames += held[-1].shape[0]
+                    position += held[-1].shape[0]
+                    if frames >= size:
+                        yield np.concatenate(held)
+                        held, frames = [], 0
         if held:
             yield np.concatenate(held)
 
@@ -419,10 +531,13 @@ def mono_blocks(reader: AudioReader, sample_rate: int) -> Iterator[np.ndarray]:
         if mono.size:
             yield mono
     expected = reader.info.duration_s
-    if expected and expected - position / rate > max(0.5, TRUNCATION_TOLERANCE * expected):
+    if expected and _short(position, expected * rate, rate):
+        bad = reader.skipped_packets
+        how = f", by FFmpeg after {reader.fallback}" if reader.fallback else ""
+        skipped = f"; {bad} damaged packet{'s' * (bad > 1)} skipped" if bad else ""
         raise DecodeError(
-            f"truncated: the header says {expected:.1f} s, only {position / rate:.1f} s decode"
-        )
+            f"truncated: the header says {expected:.1f} s, only {position / rate:.1f} s "
+            f"decode{how}{skipped}")
     if resample is not None:
         tail = resample.resample_chunk(np.zeros(0, dtype=np.float32), last=True)
         if tail.size:

@@ -36,6 +36,10 @@ class PatchStream:
         self.decoded_frames = 0  # source frames decoded, fallback included
         self.seeked = False
         self.fallback: str | None = None  # why a seeking decode gave way to a whole one
+        # the whole decode's repairs, for its row: packets FFmpeg skipped, and why libsndfile
+        # handed the file to FFmpeg part way (``AudioReader.skipped_packets``, ``.fallback``)
+        self.skipped_packets = 0
+        self.decoder_fallback: str | None = None
 
     @property
     def duration_s(self) -> float:
@@ -118,4 +122,6 @@ class PatchStream:
         self.stage = "frontend"
         yield from cutter.finish()
         self.decoded_frames += reader.decoded_frames
+        self.skipped_packets = reader.skipped_packets
+        self.decoder_fallback = reader.fallback
         self.n_patches = cutter.n_patches
