@@ -15,6 +15,7 @@ import pandas as pd
 import pytest
 
 from audio import chord_track, write_audio
+from mgc_model import registry
 from mgc_model.bundle import BundleWriter
 from mgc_model.pretrained import MUSICNN_INFO
 from pipelines.cli import main
@@ -103,6 +104,7 @@ def nights(tmp_path_factory):
     seen[5] = run_tag([str(lib)], str(out), TagOptions(model=model, max_patches=2),
                       incremental=True)
     seen["night5"] = snapshot(out)
+    seen["after_night5"] = sorted(p.name for p in out.iterdir())
     return files, seen
 
 
@@ -139,7 +141,10 @@ def test_a_killed_run_leaves_last_nights_output(nights):
     _, seen = nights
     pd.testing.assert_frame_equal(seen["killed"]["tags"], seen["night3"]["tags"])
     assert seen["killed"]["run"] == seen["night3"]["run"]
-    assert seen["leftovers"] == ["errors", "run.json", "tags"]  # no staging folder left
+    # no staging folder left; what it had decoded is committed, for the next run to resume
+    key = state_key(registry.describe(OPTIONS.model).ref, OPTIONS)
+    assert seen["leftovers"] == [f".checkpoint-{key}", "errors", "run.json", "tags"]
+    assert seen["after_night5"] == ["errors", "run.json", "tags"]  # published: discarded
 
 
 def test_another_model_processes_every_file(nights):

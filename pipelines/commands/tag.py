@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import logging
+import signal
 import sys
 from collections.abc import Sequence
 from importlib.resources import files
@@ -196,8 +198,10 @@ def print_summary(summary) -> None:
 
     wall = summary.run.get("wall_time_s", 0.0)
     skipped = f", {summary.skipped} unchanged and skipped" if summary.skipped else ""
+    kept = (f"; resumed: {summary.kept} kept from the interrupted run" if summary.run.get(
+        "resumed") else "")
     print(f"Tagged {summary.tagged} of {summary.seen} files in {wall:.1f} s "
-          f"({summary.failed} failed{skipped}) -> {summary.out}")
+          f"({summary.failed} failed{skipped}{kept}) -> {summary.out}")
     if summary.tagged or summary.skipped:
         min_score = summary.run.get("min_score")
         judged = "at least " + (f"{min_score:g}" if isinstance(min_score, float | int)
@@ -218,6 +222,59 @@ def print_summary(summary) -> None:
     if summary.failed:
         stages = ", ".join(f"{s} {n}" for s, n in sorted(summary.failures_by_stage.items()))
         print(f"Failures by stage: {stages} (details in {summary.out}/errors/)")
+
+
+class StopOnInterrupt:
+    """Ctrl-C (SIGINT) during a run stops it without a traceback: Beam wraps the
+    KeyboardInterrupt raised inside a step into a RuntimeError and logs it, so the interrupt
+    is noted here, the logs silenced, and whatever the run raises then is swallowed
+    (``swallowed`` says so). What was committed stays for the next run
+    (``pipelines.graph.checkpoint``)."""
+
+    def __init__(self) -> None:
+        self.stopped = False
+        self.swallowed = False
+        self._previous = None
+
+    def _on_interrupt(self, signum, frame) -> None:
+        self.stopped = True
+        logging.disable(logging.CRITICAL)
+        raise KeyboardInterrupt
+
+    def __enter__(self) -> StopOnInterrupt:
+        try:
+            self._previous = signal.signal(signal.SIGINT, self._on_interrupt)
+        except ValueError:  # not the main thread: Ctrl-C is not ours to handle
+            self._previous = None
+        return self
+
+    def __exit__(self, kind, error, traceback) -> bool:
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+        if self.stopped:
+            logging.disable(logging.NOTSET)
+        # the run ended by the interrupt, not one that finished as it came
+        self.swallowed = self.stopped and kind is not None and issubclass(
+            kind, Exception | KeyboardInterrupt)
+        return self.swallowed
+
+
+def print_stopped(out: str, model_ref: str, options) -> None:
+    """What Ctrl-C leaves: how many files the run committed, and how to go on."""
+    from pipelines.graph import checkpoint
+    from pipelines.graph.incremental import state_key
+
+    where = checkpoint.folder(out, state_key(model_ref, options))
+    try:
+        committed = checkpoint.committed_files(where)
+    except Exception:  # noqa: BLE001  (an unreachable OUT: say what can be said)
+        committed = 0
+    if committed:
+        print(f"Stopped. {committed} files committed in {where}; run the same command again "
+              "to resume.", file=sys.stderr)
+    else:
+        print(f"Stopped before any file was committed; nothing was published to {out}.",
+              file=sys.stderr)
 
 
 def run(argv: Sequence[str]) -> int:
@@ -242,10 +299,14 @@ def run(argv: Sequence[str]) -> int:
     except (InputNotFound, ValueError) as error:
         raise SystemExit(f"mgc tag: {error}") from None
 
-    summary = with_progress(
-        lambda progress: run_tag(inputs, args.output, options, beam_args, progress,
-                                 incremental=args.incremental),
-        beam_args, args.no_progress)
+    with StopOnInterrupt() as stop:
+        summary = with_progress(
+            lambda progress: run_tag(inputs, args.output, options, beam_args, progress,
+                                     incremental=args.incremental),
+            beam_args, args.no_progress)
+    if stop.swallowed:
+        print_stopped(args.output, info.ref, options)
+        return 130
     if summary is None:
         print_submitted(args.output, "tags/, errors/ and run.json")
         return 0

@@ -31,6 +31,7 @@ from mgc_model.calibration import as_json, kind_of
 from mgc_model.contract import ModelInfo
 from pipelines.audio.matching import normalise
 from pipelines.files.writeback import AUTO
+from pipelines.graph.checkpoint import discard_all as discard_checkpoints
 from pipelines.graph.runners import runner_for
 from pipelines.learn.agreement import agreement, calibrate_rows
 
@@ -39,6 +40,7 @@ OUTPUTS = ("tags", "errors")
 # undo` records of the writes of the run in OUT): the next run retires it with those writes.
 OPTIONAL_OUTPUTS = ("writes", "undo")
 CARRIED = "carried"  # staged only: the paths an incremental run carried over, for the counts
+RESTORED = "restored"  # staged only: the paths a resumed run kept from its checkpoint
 RUN_FILE = "run.json"
 PLAN_FILE = "publication.json"  # staged only: a publication's plan, kept for a retry
 
@@ -60,6 +62,7 @@ class RunSummary:
     failures_by_stage: dict[str, int] = field(default_factory=dict)
     run: dict = field(default_factory=dict)
     writes: dict[str, int] = field(default_factory=dict)  # genre tag write-back, by action
+    kept: int = 0  # files a killed run had committed, not decoded again (resumed)
 
 
 def staging_dir(out: str, run_id: str) -> str:
@@ -99,6 +102,8 @@ def count_tags(fs: fsspec.AbstractFileSystem, root: str) -> dict:
     # an incremental run lists, in the staging folder only, the rows it carried over
     carried = read_shards(fs, posixpath.join(root, CARRIED), ["path"])
     skipped = carried.num_rows if carried is not None else 0
+    # a resumed run lists the files it kept from the checkpoint of a killed one
+    restored = read_shards(fs, posixpath.join(root, RESTORED), ["path"])
     failed = failed_paths(fs, root)
     tagged_paths = set(tags["path"].to_pylist()) if tags is not None else set()
     return {
@@ -108,6 +113,7 @@ def count_tags(fs: fsspec.AbstractFileSystem, root: str) -> dict:
         "skipped": skipped,
         "failed": len(failed),
         "failures_by_stage": dict(Counter(failed.values())),
+        "kept": restored.num_rows if restored is not None else 0,
         **({"writes": dict(Counter(writes["action"].to_pylist()))} if writes is not None
            else {}),
     }
@@ -148,7 +154,8 @@ def publish_tags(staging: str, out: str, run: dict, info: ModelInfo,
                  optional: Sequence[str] = ()) -> None:
     """A tag run's publication: ``tags``, ``errors`` (and the ``optional`` outputs this run
     made, such as ``writes``) replace the previous run's, then ``run.json``; ``info``: the
-    model, whose measure on the library (``count_library``) it holds."""
+    model, whose measure on the library (``count_library``) it holds. Then every checkpoint
+    in ``out`` is removed."""
 
     def plan(fs: fsspec.AbstractFileSystem, staged: str, root: str):
         names = [*OUTPUTS, *optional]
@@ -156,9 +163,13 @@ def publish_tags(staging: str, out: str, run: dict, info: ModelInfo,
             fs.makedirs(posixpath.join(staged, name), exist_ok=True)
         counts = {**count_tags(fs, staged),
                   **count_library(fs, staged, run.get("min_score", AUTO), info)}
+        if run.get("checkpoint"):  # resumed: how many files the killed run had committed
+            counts["resumed"] = {"kept": counts["kept"], "from": run["checkpoint"]}
         return counts, names, list(OPTIONAL_OUTPUTS)
 
     publish(staging, out, RUN_FILE, run, plan)
+    # the published output supersedes what killed runs committed (pipelines.graph.checkpoint)
+    discard_checkpoints(out)
 
 
 def publish(staging: str, out: str, record: str, run: dict, plan: Plan) -> None:
@@ -277,7 +288,7 @@ def tag_summary(out: str, record: dict) -> RunSummary:
         confident=record.get("confident", 0),
         top_genres=Counter(tags["genre"].to_pylist()).most_common() if tags is not None
         else [],
-        writes=record.get("writes", {}), run=record,
+        writes=record.get("writes", {}), run=record, kept=record.get("kept", 0),
     )
 
 

@@ -239,7 +239,9 @@ class WriteGenreTags(beam.DoFn):
 
     The last stage of a run, and safe to retry: a retried bundle re-plans from the file as it
     now is, finds it already written, and leaves it alone. A file that cannot be written is an
-    error row (stage ``write``) and a ``failed`` row; the run goes on.
+    error row (stage ``write``) and a ``failed`` row; the run goes on. A file that a killed
+    run of the same command wrote, still as it left it (``joined["done"]``: its committed row,
+    ``pipelines.graph.checkpoint``), is not written again: that row is given again.
     """
 
     def __init__(self, options: WriteOptions, genres: tuple[str, ...], model_ref: str) -> None:
@@ -255,6 +257,11 @@ class WriteGenreTags(beam.DoFn):
         measured on this library (``mgc_model.calibration``), a side input."""
         path, joined = element
         for row in joined["tags"][:1]:  # none when not tagged: its error row is already out
+            done = joined.get("done")
+            if done:
+                self.counters[done[0]["action"]].inc()
+                yield done[0]
+                continue
             tracks = joined["track"]
             scores = dict(zip(self.genres, row["genre_scores"], strict=True))
             options = self.options

@@ -20,7 +20,7 @@ from mgc_model import decision, registry
 from mgc_model.calibration import calibrate, fallback
 from mgc_model.contract import ModelInfo
 from pipelines.files.writeback import AUTO, WriteOptions
-from pipelines.graph import publish
+from pipelines.graph import checkpoint, publish
 from pipelines.graph.evidence import LibraryEvidence
 from pipelines.graph.incremental import PreviousRun, SplitByState, previous_run, state_key
 from pipelines.graph.inference import DEFAULT_BATCH_SIZE, GenreModelHandler
@@ -85,19 +85,27 @@ class TagOptions:
 
 
 def _inference_errors(failure) -> list[tuple[str, ErrorRow]]:
-    batch, error = failure
-    return [(path, ErrorRow.of(path, "inference", error)) for path, _ in batch]
+    batch, error = failure  # keyed by (path, window index)
+    return [(path, ErrorRow.of(path, "inference", error)) for (path, _), _ in batch]
+
+
+def _outputs(key: tuple[str, int], result) -> tuple[tuple[str, int], tuple]:
+    return key, result.inference
 
 
 def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
                        options: TagOptions, info: ModelInfo,
                        progress: ProgressFile | None = None,
-                       previous: PreviousRun | None = None) -> list[beam.PCollection]:
+                       previous: PreviousRun | None = None,
+                       commit_to: str | None = None,
+                       resume: checkpoint.Checkpoint | None = None) -> list[beam.PCollection]:
     """Wire match -> decode -> patches -> RunInference -> per-track mean -> album and artist
     evidence -> Parquet, and last, when ``options.write`` asks for it, genres into the files.
     With ``previous`` (an incremental run), files unchanged since that run skip all of it:
-    their rows are carried, and decided again with their albums and artists. Returns the
-    results of the writes into ``staging``."""
+    their rows are carried, and decided again with their albums and artists. With
+    ``commit_to``, the work is committed there as it is done; with ``resume`` (a checkpoint
+    found at launch), the files it holds whole skip decoding and inference
+    (``pipelines.graph.checkpoint``). Returns the results of the writes into ``staging``."""
     hop_frames = info.frontend.hop_frames(options.hop_seconds)
 
     matched = (
@@ -114,24 +122,41 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
         paths = matched.paths | "Distinct" >> beam.Distinct()
     if progress:
         paths | "ProgressSeen" >> beam.ParDo(Report(progress, "seen"))
-    decoded = paths | "DecodeToPatches" >> beam.ParDo(
-        DecodeToPatches(info.frontends, hop_frames, options.max_patches or None)
+    kept = None
+    if resume is not None:
+        kept = paths | "SplitByCheckpoint" >> checkpoint.SplitByCheckpoint(resume)
+        paths = kept.paths
+    # windows keyed by (path, index): the checkpoint counts a window committed twice once
+    decoded = paths | "DecodeToPatches" >> beam.ParDo(checkpoint.NumberPatches(
+        DecodeToPatches(info.frontends, hop_frames, options.max_patches or None))
     ).with_outputs(ERRORS, TRACKS, main="patches")
 
     handler = KeyedModelHandler(GenreModelHandler(options.model, options.batch_size))
     inferred, dead_letters = (
         decoded.patches | "RunInference" >> RunInference(handler).with_exception_handling()
     )
+    outputs = inferred | "Outputs" >> beam.MapTuple(_outputs)
+    tracks = decoded.tracks
+    written = []  # the results of every write, which the publication waits for
+    if commit_to is not None:
+        written += [
+            outputs | "CommitPatches" >> beam.ParDo(
+                checkpoint.Commit(commit_to, checkpoint.PATCHES)),
+            tracks | "CommitTracks" >> beam.ParDo(
+                checkpoint.Commit(commit_to, checkpoint.TRACKS))]
+    if kept is not None:
+        outputs = (outputs, kept.patches) | "WithKeptPatches" >> beam.Flatten()
+        tracks = (tracks, kept.tracks) | "WithKeptTracks" >> beam.Flatten()
     scores = (
-        inferred
-        | "Outputs" >> beam.MapTuple(lambda path, result: (path, result.inference))
+        outputs
+        | "PerTrack" >> beam.MapTuple(lambda key, output: (key[0], output))
         | "MeanPerTrack" >> beam.CombinePerKey(MeanScores(info))
     )
     failed = dead_letters.failed_inferences | "InferenceErrors" >> beam.FlatMap(
         _inference_errors
     )
     rows = (
-        {"track": decoded.tracks, "scores": scores, "failed": failed}
+        {"track": tracks, "scores": scores, "failed": failed}
         | "JoinPerTrack" >> beam.CoGroupByKey()
         | "TagRows" >> beam.ParDo(
             BuildTagRow(info.genres, info.ref, options.top_k, options.threshold,
@@ -145,7 +170,6 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
     blended = pairs | "Library" >> LibraryEvidence(options.album_weight, options.artist_weight,
                                                    info.genres, options.top_k, options.threshold)
     errors = [matched.errors, decoded.errors, rows.errors]
-    written = []
     if options.write is not None:
         thresholds = None
         if options.write.min_score == AUTO:
@@ -156,17 +180,22 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
                     lambda row: [s] if (s := calibration_sample(row, info)) else [])
                 | "AllLabelled" >> beam.combiners.ToList()
                 | "Calibrate" >> beam.Map(calibrate, fallbacks))
-        write_errors, writes = _write_genres(blended.to_write, decoded.tracks, staging,
-                                             options.write, info, thresholds)
+        write_errors, writes = _write_genres(
+            blended.to_write, tracks, staging, options.write, info, thresholds,
+            done=kept.writes if kept is not None else None, commit_to=commit_to)
         errors.append(write_errors)
-        written.append(writes)
+        written += writes
     errors = tuple(errors) | "AllErrors" >> beam.Flatten()
     if progress:
-        decoded.tracks | "ProgressDecoded" >> beam.ParDo(Report(progress, "done"))
+        tracks | "ProgressDecoded" >> beam.ParDo(Report(progress, "done"))
         decoded.errors | "ProgressFailed" >> beam.ParDo(Report(progress, "failed"))
         inferred | "ProgressPatches" >> beam.ParDo(Report(progress, "patches"))
 
     tags = blended.tags
+    if kept is not None:
+        written.append(kept.kept | "WriteKept" >> beam.io.WriteToParquet(
+            publish.shard_prefix(staging, publish.RESTORED), CARRIED_SCHEMA,
+            file_name_suffix=".parquet"))
     if carried is not None:
         written.append(
             carried | "CarriedPaths" >> beam.Map(lambda row: {"path": row["path"]}) | (
@@ -185,20 +214,29 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
 
 
 def _write_genres(tags, tracks, staging: str, write: WriteOptions, info: ModelInfo,
-                  thresholds=None):
+                  thresholds=None, done=None, commit_to: str | None = None):
     """The last stage: genres into the files, one outcome row per file in ``writes/`` (new
-    rows, and carried rows whose album blending changed them). Returns the error rows and the
-    result of writing ``writes/``."""
+    rows, and carried rows whose album blending changed them). ``done``: (path, write row)
+    of files a killed run of this command wrote, given again instead of writing them twice;
+    ``commit_to``: the checkpoint each outcome is committed to. Returns the error rows and
+    the results of writing ``writes/`` (and committing them)."""
+    joined = {"tags": tags | "KeyTagRows" >> beam.WithKeys(lambda row: row["path"]),
+              "track": tracks}
+    if done is not None:
+        joined["done"] = done
     written = (
-        {"tags": tags | "KeyTagRows" >> beam.WithKeys(lambda row: row["path"]), "track": tracks}
+        joined
         | "JoinForWrite" >> beam.CoGroupByKey()
         | "WriteGenreTags" >> beam.ParDo(WriteGenreTags(write, info.genres, info.ref),
                                          thresholds=thresholds)
         .with_outputs(ERRORS, main="writes")
     )
-    return written.errors, written.writes | "WriteWrites" >> beam.io.WriteToParquet(
-        publish.shard_prefix(staging, "writes"), WRITES_SCHEMA, file_name_suffix=".parquet"
-    )
+    results = [written.writes | "WriteWrites" >> beam.io.WriteToParquet(
+        publish.shard_prefix(staging, "writes"), WRITES_SCHEMA, file_name_suffix=".parquet")]
+    if commit_to is not None:
+        results.append(written.writes | "CommitWrites" >> beam.ParDo(
+            checkpoint.Commit(commit_to, checkpoint.WRITES)))
+    return written.errors, results
 
 
 def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
@@ -222,13 +260,20 @@ def run_tag(inputs: Sequence[str], out: str, options: TagOptions = TagOptions(),
     # auto: each track is judged by the threshold measured on this library for its kind of
     # evidence (run.json's ``calibration``), also when nothing is written
     min_score = options.write.min_score if options.write is not None else AUTO
+    # the work is committed as it is done; a checkpoint of a killed run with the same key
+    # is resumed from (pipelines.graph.checkpoint)
+    commit_to = checkpoint.folder(out, key)
+    resume = checkpoint.find(out, key)
+    if resume is not None:
+        log.info("resuming from %s", commit_to)
     run = {"model": info.ref, "inputs": list(inputs), "options": asdict(options),
            "min_score": min_score, "fitted_on_albums": len(info.fitted_on),
-           "incremental": incremental, "state": state_note, "state_key": key}
+           "incremental": incremental, "state": state_note, "state_key": key,
+           "checkpoint": commit_to.rsplit("/", 1)[-1] if resume is not None else None}
     record = publish.run_and_publish(
         out, pipeline_args, publish.RUN_FILE, run,
         build=lambda p, staging: build_tag_pipeline(p, inputs, staging, options, info,
-                                                    progress, previous),
+                                                    progress, previous, commit_to, resume),
         publish=functools.partial(
             publish.publish_tags, optional=("writes",) if options.write is not None else (),
             info=info),
