@@ -18,6 +18,11 @@ SOUNDFILE_FORMATS = {
     "mp3": {"format": "MP3"},
 }
 PYAV_FORMATS = {"m4a": ("mp4", "aac"), "wma": ("asf", "wmav2")}
+# Formats of lossless and audiobook collections, and two mgc decodes but cannot tag (AC-3,
+# Matroska): written by FFmpeg's own encoders and muxers.
+COLLECTION_FORMATS = {"wv": ("wv", "wavpack"), "tta": ("tta", "tta"), "m4b": ("ipod", "aac"),
+                      "3gp": ("3gp", "aac"), "ac3": ("ac3", "ac3"),
+                      "mka": ("matroska", "aac")}
 
 
 def chord_track(seconds: float, sr: int = 22050, channels: int = 2, seed: int = 0,
@@ -40,8 +45,8 @@ def write_audio(path: Path, data: np.ndarray, sr: int, **soundfile_kwargs) -> Pa
     """Write ``data`` (frames, channels) in the format the file extension names."""
     path.parent.mkdir(parents=True, exist_ok=True)
     ext = path.suffix[1:].lower()
-    if ext in PYAV_FORMATS:
-        _write_pyav(path, data, sr, *PYAV_FORMATS[ext])
+    if ext in PYAV_FORMATS or ext in COLLECTION_FORMATS:
+        _write_pyav(path, data, sr, *{**PYAV_FORMATS, **COLLECTION_FORMATS}[ext])
     else:
         kwargs = {**SOUNDFILE_FORMATS.get(ext, {}), **soundfile_kwargs}
         if kwargs.get("subtype") == "OPUS" and sr not in (8000, 12000, 16000, 24000, 48000):
@@ -60,12 +65,15 @@ def _write_pyav(path: Path, data: np.ndarray, sr: int, container_format: str,
         stream.codec_context.open()
         planar = np.ascontiguousarray(data.T.astype(np.float32))
         step = stream.codec_context.frame_size or 1024
+        # the sample format the encoder takes (FLAC, WavPack, TTA want integers)
+        convert = av.AudioResampler(format=stream.codec_context.format, layout=layout, rate=sr)
         for start in range(0, planar.shape[1], step):
             frame = av.AudioFrame.from_ndarray(planar[:, start:start + step], format="fltp",
                                                layout=layout)
             frame.sample_rate = sr
-            for packet in stream.encode(frame):
-                container.mux(packet)
+            for converted in convert.resample(frame):
+                for packet in stream.encode(converted):
+                    container.mux(packet)
         for packet in stream.encode(None):
             container.mux(packet)
 

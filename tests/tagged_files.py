@@ -196,7 +196,7 @@ def audio_hash(path: Path) -> str:
 
 def _is_genre_or_mgc(key: str) -> bool:
     key = key.upper()
-    return (key in {"TCON", "GENRE", "\xa9GEN"} or "MGC_" in key)
+    return (key in {"TCON", "GENRE", "\xa9GEN", "WM/GENRE"} or "MGC_" in key)
 
 
 def mutagen_fields(path: Path, translate: bool = False) -> dict[str, list[str]]:
@@ -209,8 +209,8 @@ def mutagen_fields(path: Path, translate: bool = False) -> dict[str, list[str]]:
     if audio.tags is not None:
         if isinstance(audio.tags, id3.ID3):
             items = [(frame.HashKey, repr(frame)) for frame in audio.tags.values()]
-        elif isinstance(audio.tags, MP4Tags):
-            items = [(key, repr(value)) for key, value in audio.tags.items()]
+        elif isinstance(audio.tags, MP4Tags) or not isinstance(audio.tags, list):  # MP4, APEv2,
+            items = [(key.upper(), repr(value)) for key, value in audio.tags.items()]  # ASF
         else:  # Vorbis comments: keys are case-insensitive, order is not meaningful
             items = [(key.upper(), repr(value)) for key, value in audio.tags]
         for key, value in items:

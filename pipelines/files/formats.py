@@ -1,7 +1,8 @@
 """Each tag format mgc writes, in one place: how a file's genres and mgc's ``MGC_`` provenance
-are read from it and set in it, for ID3 (MP3, WAV, AIFF), Vorbis comments (FLAC, Ogg Vorbis,
-Opus) and MP4 atoms. Write-back and undo both set fields through ``set_fields``; adding a
-format means adding it here.
+are read from it and set in it, for ID3 (MP3, WAV, AIFF, DSF, DSDIFF, TTA), Vorbis comments
+(FLAC, Ogg Vorbis, Opus, Speex, Ogg FLAC), MP4 atoms (M4A, M4B, 3GP), APEv2 (APE, WavPack,
+Musepack, TAK, OptimFROG) and ASF (WMA). Write-back and undo both set fields through
+``set_fields``; adding a format means adding it here.
 
 Only the genre and the ``MGC_`` fields change: audio, pictures, lyrics, replaygain, every
 other tag and the ID3 version are kept. A pure library (mutagen, soundfile).
@@ -17,14 +18,25 @@ import mutagen
 import mutagen.id3
 import soundfile
 from mutagen.aiff import AIFF
+from mutagen.asf import ASF
+from mutagen.dsdiff import DSDIFF
+from mutagen.dsf import DSF
 from mutagen.flac import FLAC
 from mutagen.id3 import TCON, TXXX, ID3v1SaveOptions
 from mutagen.id3._id3v1 import find_id3v1
+from mutagen.monkeysaudio import MonkeysAudio
 from mutagen.mp3 import MP3
 from mutagen.mp4 import MP4, AtomDataType, MP4FreeForm
+from mutagen.musepack import Musepack
+from mutagen.oggflac import OggFLAC
 from mutagen.oggopus import OggOpus
+from mutagen.oggspeex import OggSpeex
 from mutagen.oggvorbis import OggVorbis
+from mutagen.optimfrog import OptimFROG
+from mutagen.tak import TAK
+from mutagen.trueaudio import TrueAudio
 from mutagen.wave import WAVE
+from mutagen.wavpack import WavPack
 
 MODEL_KEY = "MGC_MODEL"
 POLICY_KEY = "MGC_POLICY"
@@ -33,6 +45,8 @@ PROVENANCE_KEYS = (MODEL_KEY, POLICY_KEY, SCORES_KEY)
 MP4_FREEFORM = "----:com.mgc:"
 MP4_GENRE = "\xa9gen"
 VORBIS_GENRE = "GENRE"
+APE_GENRE = "Genre"
+ASF_GENRE = "WM/Genre"
 SEPARATOR = "; "  # joins several genres where a format holds one text (ID3v2.3)
 
 # ID3v2.3 for files without an ID3v2 tag: the version every player reads (Windows Explorer,
@@ -40,10 +54,12 @@ SEPARATOR = "; "  # joins several genres where a format holds one text (ID3v2.3)
 # genre, which v2.3 holds as one text joined with ``separator``.
 NEW_ID3_VERSION = 3
 
-ID3_TYPES = (MP3, WAVE, AIFF)
-VORBIS_TYPES = (FLAC, OggVorbis, OggOpus)
-SUPPORTED = (*ID3_TYPES, *VORBIS_TYPES, MP4)
-SUPPORTED_NAMES = "MP3, FLAC, Ogg Vorbis, Opus, M4A/MP4, WAV and AIFF"
+ID3_TYPES = (MP3, WAVE, AIFF, DSF, DSDIFF, TrueAudio)
+VORBIS_TYPES = (FLAC, OggVorbis, OggOpus, OggSpeex, OggFLAC)
+APE_TYPES = (MonkeysAudio, WavPack, Musepack, TAK, OptimFROG)
+SUPPORTED = (*ID3_TYPES, *VORBIS_TYPES, MP4, *APE_TYPES, ASF)
+SUPPORTED_NAMES = ("MP3, FLAC, Ogg (Vorbis, Opus, Speex, FLAC), M4A/M4B/MP4, WAV, AIFF, "
+                   "DSF, DSDIFF, APE, WavPack, Musepack, TAK, OptimFROG, TTA and WMA")
 
 
 class WriteError(Exception):
@@ -62,15 +78,29 @@ class UnreadableTags(WriteError):
 # --- reading ---------------------------------------------------------------------------------
 
 
-def open_tags(path: str) -> mutagen.FileType:
+def open_tags(path: str, kind: type[mutagen.FileType] | None = None) -> mutagen.FileType:
+    """The file's tags as mutagen reads them. ``kind``: the class the file was first read as,
+    for mgc's temp copy, whose name (``.tmp``) would lead mutagen's guess astray."""
     try:
-        audio = mutagen.File(path, options=list(SUPPORTED))
+        audio = kind(path) if kind is not None else mutagen.File(path, options=list(SUPPORTED))
     except mutagen.MutagenError as error:
-        raise UnreadableTags(f"mutagen cannot read the file's tags: {error}") from None
+        raise UnreadableTags(f"mutagen cannot read the file's tags ({_words(error)}): the tags "
+                             "are damaged, or the file is not what its name says; file "
+                             "untouched (fix its tags with another tagger to let mgc write)"
+                             ) from None
     if audio is None:
-        raise UnsupportedFormat(f"unsupported format for writing genres ({_kind(path)}); mgc "
-                                f"writes {SUPPORTED_NAMES}; file untouched")
+        raise UnsupportedFormat(f"unsupported format for writing genres ({_kind(path)}): "
+                                f"mutagen writes no tags there; mgc writes {SUPPORTED_NAMES}; "
+                                "file untouched (its genres are in mgc's output)")
     return audio
+
+
+def _words(error: BaseException) -> str:
+    """An error's own words without the file's path, which the error row already names."""
+    text = str(error)
+    for quoted in (repr(getattr(error, "filename", None) or ""),):
+        text = text.replace(f"{quoted} ", "").replace(quoted, "")
+    return text.strip() or type(error).__name__
 
 
 def _kind(path: str) -> str:
@@ -145,13 +175,30 @@ def read_genres(audio: mutagen.FileType, path: str,
         for key in PROVENANCE_KEYS:
             if tags.get(key):
                 provenance[key] = tags[key][0]
-    elif tags is not None:  # MP4
+    elif tags is not None and isinstance(audio, MP4):
         genres = list(tags.get(MP4_GENRE, []))
         for key in PROVENANCE_KEYS:
             values = tags.get(MP4_FREEFORM + key)
             if values:
                 provenance[key] = bytes(values[0]).decode("utf-8", "replace")
+    elif tags is not None:  # APEv2 and ASF: a key holds a list of values
+        genres = [str(v) for v in tags.get(genre_keys(audio)[0], [])]
+        for key in PROVENANCE_KEYS:
+            values = [str(v) for v in tags.get(key, [])]
+            if values:
+                provenance[key] = values[0]
     return _clean(genres), provenance
+
+
+def genre_keys(audio: mutagen.FileType) -> tuple[str, ...]:
+    """The keys under which the file's kind of tag keeps its genre."""
+    if isinstance(audio, ID3_TYPES):
+        return ("TCON",)
+    if isinstance(audio, VORBIS_TYPES):
+        return (VORBIS_GENRE,)
+    if isinstance(audio, MP4):
+        return (MP4_GENRE,)
+    return (ASF_GENRE,) if isinstance(audio, ASF) else (APE_GENRE,)
 
 
 # --- setting ---------------------------------------------------------------------------------
@@ -200,11 +247,13 @@ def set_comment(tags: list[tuple[str, str]], key: str, values: Sequence[str]) ->
 
 
 def set_fields(path: str, genres: Sequence[str], provenance: Mapping[str, str], separator: str,
-               padding: Callable | None = None) -> None:
+               padding: Callable | None = None, kind: type[mutagen.FileType] | None = None
+               ) -> None:
     """Give the file at ``path`` exactly these genres and ``MGC_`` fields (a key absent from
     ``provenance`` is removed; no genres: the genre is removed), keeping everything else.
-    ``padding``: mutagen's padding function (undo uses it to give a file its size back)."""
-    audio = open_tags(path)
+    ``padding``: mutagen's padding function (undo uses it to give a file its size back).
+    ``kind``: as for ``open_tags``."""
+    audio = open_tags(path, kind)
     if isinstance(audio, ID3_TYPES):
         _set_id3(path, type(audio), id3_version(audio), genres, provenance, separator, padding)
         return
@@ -215,7 +264,7 @@ def set_fields(path: str, genres: Sequence[str], provenance: Mapping[str, str], 
         set_comment(tags, VORBIS_GENRE, genres)
         for key in PROVENANCE_KEYS:
             set_comment(tags, key, [provenance[key]] if key in provenance else [])
-    else:  # MP4: atoms are written in mutagen's order, whatever order they were set in
+    elif isinstance(audio, MP4):  # atoms are written in mutagen's order, whatever the order set
         tags.pop(MP4_GENRE, None)
         if genres:
             tags[MP4_GENRE] = list(genres)
@@ -224,7 +273,19 @@ def set_fields(path: str, genres: Sequence[str], provenance: Mapping[str, str], 
             if key in provenance:
                 tags[MP4_FREEFORM + key] = [
                     MP4FreeForm(provenance[key].encode("utf-8"), dataformat=AtomDataType.UTF8)]
-    audio.save(padding=padding)
+    else:  # APEv2 and ASF: a key, a list of texts
+        fields = {genre_keys(audio)[0]: list(genres),
+                  **{key: [provenance[key]] if key in provenance else [] for key in
+                     PROVENANCE_KEYS}}
+        for key, values in fields.items():
+            if key in tags:
+                del tags[key]
+            if values:
+                tags[key] = values
+    if isinstance(audio, APE_TYPES):
+        audio.save()  # no padding to choose: an APEv2 tag sits at the end of the file
+    else:
+        audio.save(padding=padding)
 
 
 def _set_id3(path: str, kind: type, version: int | None, genres: Sequence[str],
@@ -246,17 +307,26 @@ def _set_id3(path: str, kind: type, version: int | None, genres: Sequence[str],
         tags.delall(f"TXXX:{key}")
         if key in provenance:
             tags.add(TXXX(encoding=3, desc=key, text=[provenance[key]]))
-    # v23_sep=None writes multi-valued v2.3 frames back null-separated, as they were read
-    extra = {"v1": ID3v1SaveOptions.UPDATE} if kind is MP3 else {}
+    # v23_sep=None writes multi-valued v2.3 frames back null-separated, as they were read.
+    # An ID3v1 tag is taken off and put back byte for byte but its genre: mutagen would
+    # rebuild it from the v2 frames (and fails on a TYER frame that is not ASCII).
+    extra = {}
+    if kind is MP3:
+        extra["v1"] = ID3v1SaveOptions.REMOVE if v1 is not None else ID3v1SaveOptions.UPDATE
     audio.save(v2_version=version, v23_sep=None, padding=padding, **extra)
     if v1 is not None:
-        restore_id3v1(path, v1, id3v1_genre(genres, v1[127]))
+        with open(path, "ab") as f:
+            f.write(v1[:127] + bytes([id3v1_genre(genres, v1[127])]))
 
 
-def remove_id3(path: str, genres_v1: Sequence[str] = ()) -> None:
-    """Take a file's ID3v2 tag (or ID3 chunk) away whole, keeping an MP3's ID3v1 tag byte for
-    byte but its genre byte, set from ``genres_v1``: undo of a tag mgc created."""
-    kind = type(open_tags(path))
+def remove_tag(path: str, genres_v1: Sequence[str] = (),
+               kind: type[mutagen.FileType] | None = None) -> None:
+    """Take away whole a tag mgc created: an ID3v2 tag (or ID3 chunk), keeping an MP3's ID3v1
+    tag byte for byte but its genre byte, set from ``genres_v1``; or an APEv2 tag."""
+    kind = type(open_tags(path, kind))
+    if issubclass(kind, APE_TYPES):
+        kind(path).delete()
+        return
     v1 = id3v1_trailer(path) if kind is MP3 else None
     if kind is MP3:
         mutagen.id3.delete(path, delete_v1=False, delete_v2=True)

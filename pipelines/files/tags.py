@@ -1,6 +1,6 @@
 """The tags a file already carries (title, artist, album, album artist, track number, year and
-its genres), read with mutagen from every format mgc writes: MP3 (ID3v2.3, 2.4 or ID3v1
-alone), FLAC, Ogg Vorbis, Opus, M4A, WAV and AIFF.
+its genres), read with mutagen from every format mgc writes (``formats.SUPPORTED``): ID3
+(v2.3, 2.4 or ID3v1 alone), Vorbis comments, MP4 atoms, APEv2 and ASF.
 
 They let a library teach mgc: its own genres are compared with the model's (``agreement``), and
 title, artist and album make the library page searchable. A tag that is absent, broken or
@@ -25,6 +25,7 @@ from typing import NamedTuple
 import fsspec
 import mutagen
 import soundfile
+from mutagen.asf import ASFTags
 from mutagen.id3 import ID3
 from mutagen.mp4 import MP4Tags
 from mutagen.wave import WAVE
@@ -44,6 +45,9 @@ VORBIS_KEYS = {"title": ("TITLE",), "artist": ("ARTIST",), "album": ("ALBUM",),
                "album_artist": ("ALBUMARTIST", "ALBUM ARTIST", "ALBUM_ARTIST"),
                "track_number": ("TRACKNUMBER", "TRACK"),
                "year": ("DATE", "YEAR", "ORIGINALDATE", "ORIGINALYEAR")}
+ASF_KEYS = {"title": ("Title",), "artist": ("Author",), "album": ("WM/AlbumTitle",),
+            "album_artist": ("WM/AlbumArtist",), "track_number": ("WM/TrackNumber",),
+            "year": ("WM/Year",)}
 MP4_KEYS = {"title": ("\xa9nam",), "artist": ("\xa9ART",), "album": ("\xa9alb",),
             "album_artist": ("aART",), "track_number": ("trkn",), "year": ("\xa9day",)}
 # a WAV file's RIFF INFO chunk, as soundfile reads it (mutagen does not)
@@ -139,7 +143,9 @@ def _reader(audio: mutagen.FileType, path: str) -> Callable[[str], list]:
         return values
     if isinstance(tags, MP4Tags):
         return lambda field: _mp4_values(tags, field)
-    if tags is not None:
+    if isinstance(tags, ASFTags):
+        return lambda field: [v for key in ASF_KEYS[field] for v in tags.get(key, [])]
+    if tags is not None:  # Vorbis comments and APEv2: keys alike, any case
         return lambda field: _vorbis_values(tags, field)
     return lambda field: []
 

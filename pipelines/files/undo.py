@@ -31,7 +31,7 @@ import pyarrow.parquet as pq
 from fsspec.core import url_to_fs
 
 from pipelines.audio.matching import normalise
-from pipelines.files import atomic, formats
+from pipelines.files import atomic, formats, verify
 from schemas.parquet import UNDO_SCHEMA
 
 ACTIONS = ("restored", "would-restore", "unchanged", "changed-since", "missing", "failed")
@@ -86,13 +86,15 @@ def _padding_to(size: int | None, path: str) -> Callable | None:
 
 
 def restore_tags(path: str, genres: Sequence[str], provenance: Mapping[str, str],
-                 separator: str, size: int | None = None, created: bool = False) -> None:
-    """Give the file at ``path`` (the temp copy) its genres and MGC_ fields from before; an
-    ID3 tag the run created is removed whole."""
-    if created and isinstance(formats.open_tags(path), formats.ID3_TYPES):
-        formats.remove_id3(path, genres)
+                 separator: str, size: int | None = None, created: bool = False,
+                 kind: type | None = None) -> None:
+    """Give the file at ``path`` (the temp copy, read as ``kind``) its genres and MGC_ fields
+    from before; an ID3 or APEv2 tag the run created is removed whole."""
+    if created and isinstance(formats.open_tags(path, kind),
+                              (*formats.ID3_TYPES, *formats.APE_TYPES)):
+        formats.remove_tag(path, genres, kind)
     else:
-        formats.set_fields(path, genres, provenance, separator, _padding_to(size, path))
+        formats.set_fields(path, genres, provenance, separator, _padding_to(size, path), kind)
 
 
 def _provenance_before(row: Mapping) -> dict[str, str] | None:
@@ -136,7 +138,8 @@ def undo_file(row: Mapping, separator: str = "; ", dry_run: bool = False) -> Und
     try:
         if not stat.S_ISREG(st.st_mode):
             return outcome("changed-since", message="no longer a regular file; left alone")
-        found, provenance = formats.read_genres(formats.open_tags(target), target, separator)
+        audio = formats.open_tags(target)
+        found, provenance = formats.read_genres(audio, target, separator)
         earlier = _provenance_before(row)
         if found == before and (provenance == earlier if earlier is not None
                                 else provenance.get(formats.MODEL_KEY) != model):
@@ -149,8 +152,11 @@ def undo_file(row: Mapping, separator: str = "; ", dry_run: bool = False) -> Und
             return outcome("would-restore", found)
         atomic.replace_atomically(
             target,
-            lambda tmp: restore_tags(tmp, before, earlier or {}, separator,
-                                     row.get("size_before"), bool(row.get("tag_created"))),
+            verify.checked(
+                lambda tmp: restore_tags(tmp, before, earlier or {}, separator,
+                                         row.get("size_before"), bool(row.get("tag_created")),
+                                         type(audio)),
+                before, earlier or {}, separator, type(audio)),
             (atomic.FileStat.of(st),))
     except Exception as error:  # one file's failure is a row; the undo goes on
         return outcome("failed", message=f"{type(error).__name__}: {error}")

@@ -37,6 +37,7 @@ from pipelines.files.formats import (
     read_genres,
     set_fields,
 )
+from pipelines.files.verify import checked
 
 POLICIES = ("fill", "merge", "overwrite")
 ACTIONS = ("written", "unchanged", "would-write", "skipped", "failed")
@@ -105,6 +106,7 @@ class Plan(NamedTuple):
     stat: FileStat  # the file as the plan read it
     creates_tag: bool = False  # the file has no tag of its format yet: the write adds one
     provenance_before: dict[str, str] = {}  # the MGC_ fields the file held (an earlier run's)
+    kind: type | None = None  # the mutagen class that read the file
 
 
 class Outcome(NamedTuple):
@@ -196,7 +198,7 @@ def plan(path: str, scores: Mapping[str, float], model: str,
 
     def decided(action: str, after: Sequence[str], reason: str = "") -> Plan:
         return Plan(path, target, action, before, tuple(after), provenance, reason,
-                    FileStat.of(st), not has_tag(audio), current)
+                    FileStat.of(st), not has_tag(audio), current, type(audio))
 
     if not chosen:
         where = " in the vocabulary" if options.vocabulary else ""
@@ -240,7 +242,10 @@ def apply(plan: Plan, options: WriteOptions, expected: FileStat | None = None) -
         return Outcome(plan.path, "would-write", options.policy, plan.before, plan.after, model,
                        **_undo_facts(plan))
     replace_atomically(
-        plan.target, lambda tmp: set_fields(tmp, plan.after, plan.provenance, options.separator),
+        plan.target,
+        checked(lambda tmp: set_fields(tmp, plan.after, plan.provenance, options.separator,
+                                       kind=plan.kind),
+                plan.after, plan.provenance, options.separator, plan.kind),
         (expected, plan.stat), options.keep_mtime)
     return Outcome(plan.path, "written", options.policy, plan.before, plan.after, model,
                    **_undo_facts(plan))
