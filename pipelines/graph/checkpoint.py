@@ -159,6 +159,9 @@ class Commit(beam.DoFn):
         self.seconds = commit_seconds() if seconds is None else seconds
         self.committed = Metrics.counter("mgc", f"checkpoint_{name}")
 
+    def setup(self) -> None:
+        self.start_bundle()  # for a runner that calls no start_bundle
+
     def start_bundle(self) -> None:
         self._rows: list[dict] = []
         self._since = time.monotonic()
