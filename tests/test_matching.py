@@ -1,6 +1,7 @@
 """INPUT arguments -> audio files: directories, globs, extensions, fsspec URLs."""
 
 import os
+from collections import Counter
 
 import fsspec
 import pytest
@@ -114,3 +115,16 @@ def test_a_folder_with_an_audio_name_is_an_error_row_and_its_files_are_matched(t
     for row in rows.values():
         assert row.tag == ERRORS and row.value.stage == "match"
         assert row.value.message.startswith("a directory, not a regular file")
+
+
+def test_collection_formats_are_audio_and_other_files_are_counted_by_extension(tmp_path):
+    audio = [touch(tmp_path / "lossless" / name) for name in
+             ["a.ape", "b.wv", "c.mpc", "d.tak", "e.tta", "f.dsf", "g.dff", "h.ofr"]]
+    audio += [touch(tmp_path / "books" / "i.M4B"), touch(tmp_path / "j.spx"),
+              touch(tmp_path / "k.ac3"), touch(tmp_path / "l.mka")]
+    for other in ["cover.jpg", "back.JPG", "album.cue", "rip.log", "README",
+                  ".a.ape.mgc-0123abcd.tmp"]:  # the last: a temp copy of mgc's own
+        touch(tmp_path / "lossless" / other)
+    passed_over = Counter()
+    assert list(expand_input(str(tmp_path), passed_over)) == sorted(audio)
+    assert passed_over == {"jpg": 2, "cue": 1, "log": 1, "(none)": 1}

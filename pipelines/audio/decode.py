@@ -217,7 +217,8 @@ class AudioReader:
     def _open(self, stack: contextlib.ExitStack) -> None:
         source = _open_binary(self.path, stack)
         if isinstance(source, str) and os.path.isfile(source) and os.path.getsize(source) == 0:
-            raise DecodeError("empty file (0 bytes)")
+            raise DecodeError("empty file (0 bytes): nothing to decode; copy it again from "
+                              "its source")
         self._source, self._stack = source, stack
         try:
             self._sf = stack.enter_context(sf.SoundFile(source))

@@ -5,14 +5,24 @@ not by the launcher."""
 from __future__ import annotations
 
 import os
+import posixpath
 import stat
+from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import fsspec
 from fsspec.core import url_to_fs
 
+from pipelines.files.atomic import TEMP_INFIX, TEMP_SUFFIX
+
+# What FFmpeg decodes, as collections name it: the common formats; lossless ones (APE, WavPack,
+# Musepack, TAK, OptimFROG, TTA, DSD); audiobooks (M4B) and phone audio (3GP); Speex, AC-3,
+# Matroska and WebM audio, CAF, Wave64, MPEG layer II, AMR.
 AUDIO_EXTENSIONS = frozenset(
-    {"mp3", "flac", "ogg", "oga", "opus", "wav", "aif", "aiff", "m4a", "mp4", "aac", "wma"}
+    {"mp3", "flac", "ogg", "oga", "opus", "wav", "aif", "aiff", "aifc", "m4a", "mp4", "aac",
+     "wma", "ape", "wv", "mpc", "mp+", "mpp", "tak", "ofr", "ofs", "tta", "dsf", "dff", "m4b",
+     "3gp", "3g2", "spx", "ac3", "eac3", "ec3", "mka", "weba", "webm", "caf", "w64", "mp2",
+     "amr"}
 )
 GLOB_CHARS = frozenset("*?[")
 
@@ -40,8 +50,15 @@ def _full(fs: fsspec.AbstractFileSystem, original: str, path: str) -> str:
     return fs.unstrip_protocol(path)
 
 
-def expand_input(pattern: str) -> Iterator[str]:
+def extension(path: str) -> str:
+    """A file's extension as the summary counts it: lower case, without the dot."""
+    return os.path.splitext(path)[1][1:].lower() or "(none)"
+
+
+def expand_input(pattern: str, passed_over: Counter | None = None) -> Iterator[str]:
     """Yield the audio files one INPUT names, sorted; directories are walked recursively.
+    Files found that are not audio are counted by extension in ``passed_over`` (mgc's own
+    temp files aside).
 
     A file named explicitly is yielded whatever its extension, so that a mislabelled file
     becomes an error row rather than silently disappearing.
@@ -52,23 +69,33 @@ def expand_input(pattern: str) -> Iterator[str]:
         matches = sorted(fs.glob(path))
         for match in matches:
             if fs.isdir(match):
-                yield from _walk(fs, pattern, match)
+                yield from _walk(fs, pattern, match, passed_over)
             elif is_audio_path(match):
                 yield _full(fs, pattern, match)
+            else:
+                _count(match, passed_over)
         return
     if fs.isdir(path):
-        yield from _walk(fs, pattern, path)
+        yield from _walk(fs, pattern, path, passed_over)
     elif fs.exists(path) or os.path.islink(path):  # a broken link is reported when read
         yield _full(fs, pattern, path)
 
 
-def _walk(fs: fsspec.AbstractFileSystem, original: str, root: str) -> Iterator[str]:
-    # detail=False: names only, which is what a bucket listing costs anyway. Folders are
-    # listed too, so that one with an audio name (x.mp3/) becomes a match error row of its
-    # own (``refusal``) while the files inside it are matched as any others.
-    for found in sorted(fs.find(root, withdirs=True)):
+def _walk(fs: fsspec.AbstractFileSystem, original: str, root: str,
+          passed_over: Counter | None) -> Iterator[str]:
+    # Folders are listed too, so that one with an audio name (x.mp3/) becomes a match error
+    # row of its own (``refusal``) while the files inside it are matched as any others.
+    for found, info in sorted(fs.find(root, withdirs=True, detail=True).items()):
         if is_audio_path(found):
             yield _full(fs, original, found)
+        elif info.get("type") != "directory":
+            _count(found, passed_over)
+
+
+def _count(path: str, passed_over: Counter | None) -> None:
+    name = posixpath.basename(path)
+    if passed_over is not None and not (TEMP_INFIX in name and name.endswith(TEMP_SUFFIX)):
+        passed_over[extension(name)] += 1
 
 
 # What a path that is not a regular file is, for its error row

@@ -222,6 +222,13 @@ def print_summary(summary) -> None:
     if summary.failed:
         stages = ", ".join(f"{s} {n}" for s, n in sorted(summary.failures_by_stage.items()))
         print(f"Failures by stage: {stages} (details in {summary.out}/errors/)")
+    passed_over = summary.run.get("passed_over") or {}
+    if passed_over:
+        files = ", ".join(f"{n} .{ext}" if ext != "(none)" else f"{n} without extension"
+                          for ext, n in list(passed_over.items())[:6])
+        more = ", ..." if len(passed_over) > 6 else ""
+        print(f"Passed over {sum(passed_over.values())} files that are not audio by their "
+              f"names: {files}{more} (name an odd file on the command line to have it read)")
 
 
 class StopOnInterrupt:
@@ -273,8 +280,8 @@ def print_stopped(out: str, model_ref: str, options) -> None:
         print(f"Stopped. {committed} files committed in {where}; run the same command again "
               "to resume.", file=sys.stderr)
     else:
-        print(f"Stopped before any file was committed; nothing was published to {out}.",
-              file=sys.stderr)
+        print("Stopped before any file was committed; run the same command again to start "
+              "over.", file=sys.stderr)
 
 
 def run(argv: Sequence[str]) -> int:

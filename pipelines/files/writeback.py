@@ -32,6 +32,7 @@ from pipelines.files.formats import (
     SCORES_KEY,
     SEPARATOR,
     UnsupportedFormat,
+    WriteError,
     has_tag,
     open_tags,
     read_genres,
@@ -134,8 +135,9 @@ class Outcome(NamedTuple):
 
 
 def failed(path: str, options: WriteOptions, model: str, error: BaseException) -> Outcome:
-    return Outcome(path, "failed", options.policy, (), (), model,
-                   f"{type(error).__name__}: {error}")
+    """A ``failed`` row: mgc's own refusals are sentences; anything else keeps its name."""
+    words = str(error) if isinstance(error, WriteError) else f"{type(error).__name__}: {error}"
+    return Outcome(path, "failed", options.policy, (), (), model, words)
 
 
 def read_vocabulary(path: str) -> tuple[str, ...]:

@@ -41,6 +41,7 @@ OUTPUTS = ("tags", "errors")
 OPTIONAL_OUTPUTS = ("writes", "undo")
 CARRIED = "carried"  # staged only: the paths an incremental run carried over, for the counts
 RESTORED = "restored"  # staged only: the paths a resumed run kept from its checkpoint
+PASSED_OVER = "passed_over"  # staged only: files found that are not audio, by extension
 RUN_FILE = "run.json"
 PLAN_FILE = "publication.json"  # staged only: a publication's plan, kept for a retry
 
@@ -104,6 +105,12 @@ def count_tags(fs: fsspec.AbstractFileSystem, root: str) -> dict:
     skipped = carried.num_rows if carried is not None else 0
     # a resumed run lists the files it kept from the checkpoint of a killed one
     restored = read_shards(fs, posixpath.join(root, RESTORED), ["path"])
+    passed = read_shards(fs, posixpath.join(root, PASSED_OVER), ["extension", "files"])
+    passed_over: Counter = Counter()
+    if passed is not None:
+        for ext, n in zip(passed["extension"].to_pylist(), passed["files"].to_pylist(),
+                          strict=True):
+            passed_over[ext] += n
     failed = failed_paths(fs, root)
     tagged_paths = set(tags["path"].to_pylist()) if tags is not None else set()
     return {
@@ -114,6 +121,8 @@ def count_tags(fs: fsspec.AbstractFileSystem, root: str) -> dict:
         "failed": len(failed),
         "failures_by_stage": dict(Counter(failed.values())),
         "kept": restored.num_rows if restored is not None else 0,
+        # not audio by their names: mgc read none of them (cover.jpg, album.cue ...)
+        "passed_over": dict(passed_over.most_common()),
         **({"writes": dict(Counter(writes["action"].to_pylist()))} if writes is not None
            else {}),
     }

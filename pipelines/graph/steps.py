@@ -7,6 +7,7 @@ an ``ErrorRow`` and the run goes on.
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import datetime
@@ -31,6 +32,7 @@ from pipelines.graph.incremental import Signature, signature_or_none
 
 ERRORS = "errors"
 TRACKS = "tracks"
+PASSED_OVER = "passed_over"
 
 
 class ErrorRow(NamedTuple):
@@ -72,14 +74,16 @@ def track_id(path: str) -> str:
 
 class MatchAudioFiles(beam.DoFn):
     """INPUT argument -> the audio files it names; a broken link, or a path that is not a
-    regular file (FIFO, socket, device, a link to a folder), is an error row instead."""
+    regular file (FIFO, socket, device, a link to a folder), is an error row instead. The
+    files it passes over (not audio) leave on ``passed_over`` as (extension, count)."""
 
     def __init__(self) -> None:
         self.matched = Metrics.counter("mgc", "files_matched")
 
     def process(self, pattern: str) -> Iterator:
+        passed_over: Counter = Counter()
         try:
-            for path in expand_input(pattern):
+            for path in expand_input(pattern, passed_over):
                 self.matched.inc()
                 refused = refusal(path)  # only regular files are read: a FIFO would block
                 if refused is not None:
@@ -88,6 +92,8 @@ class MatchAudioFiles(beam.DoFn):
                     yield path
         except Exception as error:  # a listing that fails (permissions, bucket) is one row
             yield pvalue.TaggedOutput(ERRORS, ErrorRow.of(pattern, "match", error))
+        for counted in passed_over.items():
+            yield pvalue.TaggedOutput(PASSED_OVER, counted)
 
 
 class DecodeToPatches(beam.DoFn):

@@ -26,6 +26,7 @@ from pipelines.graph.incremental import PreviousRun, SplitByState, previous_run,
 from pipelines.graph.inference import DEFAULT_BATCH_SIZE, GenreModelHandler
 from pipelines.graph.steps import (
     ERRORS,
+    PASSED_OVER,
     TRACKS,
     BuildTagRow,
     DecodeToPatches,
@@ -48,6 +49,8 @@ log = logging.getLogger(__name__)
 # and docs/figures/patch_budget.png.
 DEFAULT_MAX_PATCHES = 10
 CARRIED_SCHEMA = pa.schema([pa.field("path", pa.string(), nullable=False)])
+PASSED_OVER_SCHEMA = pa.schema([pa.field("extension", pa.string(), nullable=False),
+                                pa.field("files", pa.int64(), nullable=False)])
 
 
 @dataclass(frozen=True)
@@ -111,7 +114,8 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
     matched = (
         p
         | "Inputs" >> beam.Create(list(inputs))
-        | "Match" >> beam.ParDo(MatchAudioFiles()).with_outputs(ERRORS, main="paths")
+        | "Match" >> beam.ParDo(MatchAudioFiles()).with_outputs(ERRORS, PASSED_OVER,
+                                                                main="paths")
     )
     carried = None
     if previous is not None:  # its join by path also drops a file named twice
@@ -202,6 +206,13 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
                 "WriteCarried" >> beam.io.WriteToParquet(
                     publish.shard_prefix(staging, publish.CARRIED), CARRIED_SCHEMA,
                     file_name_suffix=".parquet")))
+    written.append(
+        matched.passed_over
+        | "PassedOverByExtension" >> beam.CombinePerKey(sum)
+        | "PassedOverRows" >> beam.MapTuple(lambda ext, n: {"extension": ext, "files": n})
+        | "WritePassedOver" >> beam.io.WriteToParquet(
+            publish.shard_prefix(staging, publish.PASSED_OVER), PASSED_OVER_SCHEMA,
+            file_name_suffix=".parquet"))
     written.append(tags | "WriteTags" >> beam.io.WriteToParquet(
         publish.shard_prefix(staging, "tags"), tags_schema(info.genres, info.ref),
         file_name_suffix=".parquet",
