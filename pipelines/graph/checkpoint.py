@@ -10,8 +10,10 @@ model and every option that changes a row, so a run with other options never rea
 - ``writes/``: each genre write-back outcome (``mgc undo`` needs those of a killed run too).
 
 Rows are buffered and written as one Parquet shard every ``COMMIT_SECONDS`` (or
-``COMMIT_ROWS`` rows) and at the end of each bundle, under a temporary name then renamed, so
-a shard is whole or absent; a run killed at any moment loses about the last half minute.
+``COMMIT_ROWS`` rows; writes every ``WRITE_COMMIT_SECONDS``) and at the end of each bundle,
+under a temporary name then renamed, so a shard is whole or absent; a run killed at any moment
+loses about the last half minute. (A file written in the last second before a kill, its
+record lost, is decoded again and planned from what it now holds.)
 
 The next run with the same key (with or without ``--incremental``) reads those shards inside
 the pipeline (``SplitByCheckpoint``: one CoGroupByKey by path, as the incremental split):
@@ -55,6 +57,9 @@ KEPT = "kept"
 # MGC_COMMIT_SECONDS overrides the interval (tests commit every second).
 COMMIT_SECONDS = 30.0
 COMMIT_ROWS = 4096
+# A genre write changes a user's file: its record (what undo needs) is committed within a
+# second, not half a minute.
+WRITE_COMMIT_SECONDS = 1.0
 
 PATCHES_SCHEMA = pa.schema([
     pa.field("path", pa.string(), nullable=False),
@@ -156,7 +161,11 @@ class Commit(beam.DoFn):
     def __init__(self, where: str, name: str, seconds: float | None = None) -> None:
         self.where = where
         self.name = name
-        self.seconds = commit_seconds() if seconds is None else seconds
+        if seconds is None:
+            seconds = commit_seconds()
+            if name == WRITES:
+                seconds = min(seconds, WRITE_COMMIT_SECONDS)
+        self.seconds = seconds
         self.committed = Metrics.counter("mgc", f"checkpoint_{name}")
 
     def setup(self) -> None:
