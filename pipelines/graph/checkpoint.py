@@ -44,6 +44,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from apache_beam import pvalue
 from apache_beam.metrics import Metrics
+from apache_beam.utils.windowed_value import WindowedValue
 from fsspec.core import url_to_fs
 
 from pipelines.audio.matching import normalise
@@ -212,8 +213,10 @@ def as_row(name: str, element) -> dict:
 
 class NumberPatches(beam.DoFn):
     """Wraps a decode DoFn: its ``(path, window)`` outputs become ``((path, index),
-    window)``, the index counting the file's windows from 0; tagged outputs pass as they
-    are."""
+    window)``, the index counting the file's windows from 0; tagged outputs (the file's
+    ``Track`` or error row, which end its windows) pass as they are. Counted by the path
+    each output names, so a decoder that emits a file's windows later (one that decodes
+    ahead, ``bench/experiments.py``) is numbered alike."""
 
     def __init__(self, decode: beam.DoFn) -> None:
         self.decode = decode
@@ -221,14 +224,29 @@ class NumberPatches(beam.DoFn):
     def setup(self) -> None:
         self.decode.setup()
 
+    def start_bundle(self) -> None:
+        self._next: dict[str, int] = {}
+        self.decode.start_bundle()
+
     def process(self, path: str) -> Iterator:
-        index = 0
         for out in self.decode.process(path):
-            if isinstance(out, pvalue.TaggedOutput):
-                yield out
-            else:
-                yield (out[0], index), out[1]
-                index += 1
+            yield self._number(out)
+
+    def finish_bundle(self) -> Iterator:
+        for out in self.decode.finish_bundle() or ():
+            yield self._number(out)
+
+    def _number(self, out):
+        if isinstance(out, WindowedValue):
+            return out.with_value(self._number(out.value))
+        if isinstance(out, pvalue.TaggedOutput):  # the file is done: forget its count
+            value = out.value.value if isinstance(out.value, WindowedValue) else out.value
+            self._next.pop(value[0], None)
+            return out
+        path, window = out
+        index = self._next.get(path, 0)
+        self._next[path] = index + 1
+        return (path, index), window
 
     def teardown(self) -> None:
         self.decode.teardown()
