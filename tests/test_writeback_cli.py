@@ -43,7 +43,7 @@ def test_dry_run_then_fill_writes_the_best_genre_and_records_every_file(library,
     best = pd.read_parquet(out / "tags").set_index("path")["genre"]
     assert f"would-write {files['a']}: (no genre) -> {best[str(files['a'])]}" in printed
     assert f"skipped     {files['b']}: Jazz (has a genre; fill keeps it)" in printed
-    assert f"failed      {files['locked']}: ReadOnlyFile: read-only file" in printed
+    assert f"failed      {files['locked']}: read-only file" in printed
     assert ("Genre tags (dry run: no file was changed): would-write 2, skipped 1, failed 1"
             in printed)
 
