@@ -161,3 +161,25 @@ def test_an_id3v1_tag_is_kept_whatever_the_v2_frames_hold(tmp_path):
     assert outcome.action == "written"
     assert path.read_bytes()[-128:] == v1[:127] + bytes([id3.TCON.GENRES.index("Rock")])
     assert id3.ID3(str(path), translate=False).getall("TYER")[0].text == ["２０１９"]
+
+
+def test_empty_frames_are_kept(tmp_path):
+    """mutagen reads past a text frame without text and would save the tag without it; mgc
+    keeps it (an empty TYER and a TXXX without a value, as some taggers leave them)."""
+    path = write_audio(tmp_path / "song.mp3", chord_track(2.0, 22050), 22050)
+    id3.delete(str(path))
+
+    def frame(name: bytes, data: bytes) -> bytes:  # ID3v2.3: plain 32-bit sizes
+        return name + struct.pack(">I", len(data)) + b"\0\0" + data
+
+    empty = [frame(b"TYER", b"\0"), frame(b"TXXX", b"\0EMPTY\0")]
+    body = frame(b"TIT2", b"\0Song") + b"".join(empty) + bytes(64)
+    size = bytes((len(body) >> shift) & 0x7F for shift in (21, 14, 7, 0))
+    path.write_bytes(b"ID3\x03\x00\x00" + size + body + path.read_bytes())
+    outcome = write_genres(str(path), {"Rock": 0.9}, MODEL, WriteOptions(min_score=0.5))
+    assert outcome.action == "written"
+    head = path.read_bytes()[:400]
+    assert all(raw in head for raw in empty)
+    assert read_current(str(path))[0] == ("Rock",)
+    restored = undo.undo_file(written_row(outcome, path))
+    assert restored.action == "restored" and all(raw in path.read_bytes()[:400] for raw in empty)

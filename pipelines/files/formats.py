@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import struct
 from collections.abc import Callable, Mapping, Sequence
 
 import mutagen
@@ -22,8 +23,9 @@ from mutagen.asf import ASF
 from mutagen.dsdiff import DSDIFF
 from mutagen.dsf import DSF
 from mutagen.flac import FLAC
-from mutagen.id3 import TCON, TXXX, ID3v1SaveOptions
+from mutagen.id3 import TCON, TXXX, Frames, ID3JunkFrameError, ID3v1SaveOptions, TextFrame
 from mutagen.id3._id3v1 import find_id3v1
+from mutagen.id3._tags import ID3Header, read_frames
 from mutagen.monkeysaudio import MonkeysAudio
 from mutagen.mp3 import MP3
 from mutagen.mp4 import MP4, AtomDataType, MP4FreeForm
@@ -291,6 +293,7 @@ def set_fields(path: str, genres: Sequence[str], provenance: Mapping[str, str], 
 def _set_id3(path: str, kind: type, version: int | None, genres: Sequence[str],
              provenance: Mapping[str, str], separator: str, padding: Callable | None) -> None:
     v1 = id3v1_trailer(path) if kind is MP3 else None
+    translate_needed = version is None
     if version is None:  # no ID3v2 tag: create one, carrying any ID3v1 fields over
         audio = kind(path, translate=True, v2_version=NEW_ID3_VERSION)
         version = NEW_ID3_VERSION
@@ -299,6 +302,8 @@ def _set_id3(path: str, kind: type, version: int | None, genres: Sequence[str],
     if audio.tags is None:
         audio.add_tags()
     tags = audio.tags
+    if not translate_needed:
+        tags.unknown_frames.extend(frames_mutagen_drops(path))
     tags.delall("TCON")
     if genres:
         tags.add(TCON(encoding=3, text=list(genres) if version == 4
@@ -317,6 +322,37 @@ def _set_id3(path: str, kind: type, version: int | None, genres: Sequence[str],
     if v1 is not None:
         with open(path, "ab") as f:
             f.write(v1[:127] + bytes([id3v1_genre(genres, v1[127])]))
+
+
+def frames_mutagen_drops(path: str) -> list[bytes]:
+    """The raw bytes of the text frames without text (an empty TDRC, a TXXX without a value)
+    in the ID3v2 tag at the start of the file: mutagen reads past them and would save the tag
+    without them. Handed back to it as frames it keeps as they are (``unknown_frames``)."""
+    with open(path, "rb") as f:
+        if f.read(3) != b"ID3":
+            return []
+        f.seek(0)
+        try:
+            header = ID3Header(f)
+        except mutagen.MutagenError:
+            return []
+        data = f.read(header.size - 10)
+    _, raw_frames, _ = read_frames(header, data, {})  # no known frames: every one raw
+    dropped = []
+    for raw in raw_frames:
+        frame_class = Frames.get(raw[:4].decode("ascii", "replace"))
+        if frame_class is None or not issubclass(frame_class, TextFrame):
+            continue
+        try:
+            frame = frame_class._fromData(header, struct.unpack(">H", raw[8:10])[0], raw[10:])
+        except ID3JunkFrameError:
+            dropped.append(raw)
+            continue
+        except Exception:  # anything else mutagen reads or refuses on its own
+            continue
+        if not str(frame):
+            dropped.append(raw)
+    return dropped
 
 
 def remove_tag(path: str, genres_v1: Sequence[str] = (),
