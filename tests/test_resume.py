@@ -27,6 +27,8 @@ import pytest
 from audio import chord_track, write_audio
 from mgc_model import registry
 from pipelines.cli import main
+from pipelines.files.formats import read_current
+from pipelines.files.undo import undo_run
 from pipelines.files.writeback import WriteOptions
 from pipelines.graph import checkpoint, publish, steps
 from pipelines.graph.incremental import Signature, state_key
@@ -255,12 +257,13 @@ def test_a_shard_committed_twice_counts_once():
     assert list(checkpoint.Keep().process(("gone.wav", dict(joined, now=[])))) == []
 
 
-def test_genres_a_killed_run_wrote_are_not_written_again(tmp_path):
-    """A run that dies after writing genres into the files (here: its publication fails):
-    the rerun keeps its files and gives their committed write rows again, writing nothing."""
+def killed_after_writing(tmp_path: Path):
+    """A run that dies after writing genres into two files (its publication fails): (lib,
+    out, the files, the options, the files' bytes before the run)."""
     lib, out = tmp_path / "lib", tmp_path / "out"
     files = [make_tagged(lib / "a.mp3", "mp3-v23", seconds=3.0),
              make_tagged(lib / "b.flac", "flac", seconds=3.0)]
+    before = {p: p.read_bytes() for p in files}
     options = TagOptions(max_patches=1, write=WriteOptions(min_score=0.0))
     with pytest.MonkeyPatch.context() as mp:
         def die(*args, **kwargs):
@@ -269,6 +272,13 @@ def test_genres_a_killed_run_wrote_are_not_written_again(tmp_path):
         mp.setattr(publish, "publish_tags", die)
         with pytest.raises(Exception, match="killed before publishing"):
             run_tag([str(lib)], str(out), options)
+    return lib, out, files, options, before
+
+
+def test_genres_a_killed_run_wrote_are_not_written_again(tmp_path):
+    """The rerun keeps the files a killed run wrote and gives their committed write rows
+    again, writing nothing."""
+    lib, out, files, options, _ = killed_after_writing(tmp_path)
     written = {p: (p.read_bytes(), p.stat().st_mtime_ns) for p in files}
     committed = pd.read_parquet(Path(checkpoint_of(out, options)) / "writes")
     assert sorted(committed.action) == ["written", "written"]
@@ -280,3 +290,13 @@ def test_genres_a_killed_run_wrote_are_not_written_again(tmp_path):
     assert [r["path"] for r in rows] == sorted(str(p) for p in files)
     assert [(r["size"], r["mtime_ns"]) for r in rows] == [
         (p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(files)]
+
+
+def test_undo_takes_back_what_a_killed_run_wrote(tmp_path):
+    """No rerun needed: ``mgc undo`` finds a killed run's committed writes and undoes them."""
+    _, out, files, _, before = killed_after_writing(tmp_path)
+    assert all(read_current(str(p))[0] for p in files)
+    summary = undo_run(str(out))
+    assert summary.counts == {"restored": 2} and "interrupted" in summary.run_id
+    assert all(read_current(str(p)) == ((), {}) for p in files)
+    assert {p: p.read_bytes() for p in files} == before

@@ -36,6 +36,8 @@ from schemas.parquet import UNDO_SCHEMA
 
 ACTIONS = ("restored", "would-restore", "unchanged", "changed-since", "missing", "failed")
 UNDO_DIR = "undo"
+# where a killed or stopped run committed its write rows (``pipelines.graph.checkpoint``)
+KILLED_RUN_WRITES = posixpath.join(".checkpoint-*", "writes")
 
 
 class NothingToUndo(ValueError):
@@ -166,8 +168,26 @@ def undo_file(row: Mapping, separator: str = "; ", dry_run: bool = False) -> Und
 # --- a whole run -----------------------------------------------------------------------------
 
 
+def _interrupted_writes(fs, root: str) -> list[dict]:
+    """The write rows a killed or stopped run committed (``pipelines.graph.checkpoint``),
+    one per file (a retried bundle may have committed one twice)."""
+    shards = sorted(fs.glob(posixpath.join(root, KILLED_RUN_WRITES, "*.parquet")))
+    rows = {row["path"]: row for shard in shards
+            for row in pq.read_table(shard, filesystem=fs).to_pylist()}
+    return list(rows.values())
+
+
 def _read_run(out: str) -> tuple[dict, list[dict]]:
+    """The run whose writes to undo: an interrupted run's committed writes when ``out`` holds
+    them (its genres are the last written), else the published run's."""
     fs, root = url_to_fs(normalise(out))
+    interrupted = _interrupted_writes(fs, root)
+    if interrupted:
+        run = {"run_id": "interrupted (its checkpoint)"}
+        if fs.exists(posixpath.join(root, "run.json")):  # its options, where the last run had
+            with fs.open(posixpath.join(root, "run.json")) as f:  # the same
+                run["options"] = json.load(f).get("options")
+        return run, sorted(interrupted, key=lambda r: r["path"])
     try:
         with fs.open(posixpath.join(root, "run.json")) as f:
             run = json.load(f)
