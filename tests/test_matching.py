@@ -128,3 +128,15 @@ def test_collection_formats_are_audio_and_other_files_are_counted_by_extension(t
     passed_over = Counter()
     assert list(expand_input(str(tmp_path), passed_over)) == sorted(audio)
     assert passed_over == {"jpg": 2, "cue": 1, "log": 1, "(none)": 1}
+
+
+def test_a_file_of_an_unknown_extension_is_matched_when_its_header_is_audio(tmp_path):
+    from audio import chord_track, write_audio
+
+    mp3 = write_audio(tmp_path / "lib" / "tune.mp3", chord_track(1.0, 22050), 22050)
+    odd = mp3.rename(tmp_path / "lib" / "tune.id3")  # as mutagen's own test files name one
+    touch(tmp_path / "lib" / "notes.weird")
+    (tmp_path / "lib" / "cover.jpg").write_bytes(odd.read_bytes())  # never opened
+    passed_over = Counter()
+    assert list(expand_input(str(tmp_path / "lib"), passed_over)) == [str(odd)]
+    assert passed_over == {"weird": 1, "jpg": 1}

@@ -11,7 +11,9 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 
 import fsspec
+import mutagen
 from fsspec.core import url_to_fs
+from fsspec.implementations.local import LocalFileSystem
 
 from pipelines.files.atomic import TEMP_INFIX, TEMP_SUFFIX
 
@@ -25,6 +27,14 @@ AUDIO_EXTENSIONS = frozenset(
      "amr"}
 )
 GLOB_CHARS = frozenset("*?[")
+# What else a music folder holds: never opened. A file of any other unknown extension is
+# opened to see whether mutagen knows its header (an Ogg FLAC named .oggflac, an MP3 named .id3).
+NOT_AUDIO_EXTENSIONS = frozenset(
+    {"jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff", "txt", "nfo", "cue", "log",
+     "m3u", "m3u8", "pls", "pdf", "db", "ini", "json", "xml", "html", "htm", "lrc", "sfv",
+     "md5", "ffp", "accurip", "ds_store", "url", "sh", "py", "zip", "rar", "7z", "torrent",
+     "tmp", "part", "parquet", "mid", "midi", "kar"}
+)
 
 
 class InputNotFound(FileNotFoundError):
@@ -70,7 +80,7 @@ def expand_input(pattern: str, passed_over: Counter | None = None) -> Iterator[s
         for match in matches:
             if fs.isdir(match):
                 yield from _walk(fs, pattern, match, passed_over)
-            elif is_audio_path(match):
+            elif _is_audio(fs, match):
                 yield _full(fs, pattern, match)
             else:
                 _count(match, passed_over)
@@ -86,10 +96,23 @@ def _walk(fs: fsspec.AbstractFileSystem, original: str, root: str,
     # Folders are listed too, so that one with an audio name (x.mp3/) becomes a match error
     # row of its own (``refusal``) while the files inside it are matched as any others.
     for found, info in sorted(fs.find(root, withdirs=True, detail=True).items()):
-        if is_audio_path(found):
+        if is_audio_path(found) or info.get("type") == "file" and _is_audio(fs, found):
             yield _full(fs, original, found)
         elif info.get("type") != "directory":
             _count(found, passed_over)
+
+
+def _is_audio(fs: fsspec.AbstractFileSystem, path: str) -> bool:
+    """Audio by its name, or, for a local file whose extension says nothing (neither audio nor
+    one of ``NOT_AUDIO_EXTENSIONS``), by its header as mutagen knows it."""
+    if is_audio_path(path):
+        return True
+    if extension(path) in NOT_AUDIO_EXTENSIONS or not isinstance(fs, LocalFileSystem):
+        return False  # an object store would be read for every cover and cue sheet
+    try:
+        return mutagen.File(path) is not None
+    except Exception:  # not a file mutagen can read: not audio by anything it knows
+        return False
 
 
 def _count(path: str, passed_over: Counter | None) -> None:
