@@ -20,7 +20,8 @@ MODEL_METADATA_KEY = b"mgc.model"
 # (``pipelines.graph.incremental.state_key``).
 # 4: a capped track's windows are the middles of N equal parts, no longer first to last.
 # 5: ``genre_from``; album and artist evidence decide the genre columns.
-TAGS_VERSION = 5
+# 6: ``damaged_packets``: packets FFmpeg could not decode and skipped.
+TAGS_VERSION = 6
 
 STAGES = ("match", "decode", "frontend", "features", "inference", "write")
 
@@ -46,6 +47,8 @@ def tags_schema(genres: Sequence[str], model: str) -> pa.Schema:
         pa.field("genre_from", pa.string()),
         pa.field("embedding", pa.list_(pa.float32())),
         pa.field("n_patches", pa.int32()),
+        # packets of a damaged file that did not decode and were skipped, as ffmpeg does
+        pa.field("damaged_packets", pa.int32()),
         pa.field("model", pa.string()),
         pa.field("tagged_at", pa.timestamp("us", tz="UTC")),
         # the file as it was read: an incremental run skips it while both are unchanged

@@ -153,3 +153,16 @@ def test_a_seek_into_the_damage_falls_back_to_the_whole_chained_decode(tmp_path)
     assert not stream.seeked and stream.fallback is not None
     assert stream.decoder_fallback.startswith("libsndfile stopped at 10.0 s (")
     assert stream.duration_s == pytest.approx(24.0, abs=0.2)
+
+
+def test_the_tag_row_of_a_file_with_skipped_packets_counts_them(tmp_path):
+    """What a user sees: the track is tagged and its row says how many packets were skipped
+    (run.json's ``damaged`` sums them, the summary names them)."""
+    from mgc_model import registry
+    from pipelines.graph.steps import TRACKS, DecodeToPatches
+
+    _, path = damaged(tmp_path, "m4a", [0.3, 0.5, 0.7], 32)
+    info = registry.describe(registry.DEFAULT_MODEL)
+    out = list(DecodeToPatches(info.frontends, max_patches=2).process(str(path)))
+    tracks = [o.value[1] for o in out if getattr(o, "tag", None) == TRACKS]
+    assert len(tracks) == 1 and 1 <= tracks[0].damaged_packets <= 3

@@ -165,7 +165,7 @@ def write_paths(p: beam.Pipeline, staging: str, paths: list[str], fail: bool = F
         return {"path": path, "genre": "Rock", "genre_score": 0.9}
 
     schema = pa.schema([("path", pa.string()), ("genre", pa.string()),
-                        ("genre_score", pa.float64())])
+                        ("genre_score", pa.float64()), ("damaged_packets", pa.int32())])
     tags = (p | beam.Create(paths) | beam.Map(check)
             | "WriteTags" >> beam.io.WriteToParquet(publish.shard_prefix(staging, "tags"),
                                                     schema, file_name_suffix=".parquet"))

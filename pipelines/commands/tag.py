@@ -222,6 +222,10 @@ def print_summary(summary) -> None:
     if summary.failed:
         stages = ", ".join(f"{s} {n}" for s, n in sorted(summary.failures_by_stage.items()))
         print(f"Failures by stage: {stages} (details in {summary.out}/errors/)")
+    damaged = summary.run.get("damaged") or {}
+    if damaged.get("files"):
+        print(f"Damaged: {damaged['files']} files tagged with {damaged['packets']} packets that "
+              "did not decode skipped (column damaged_packets); check they play as they should")
     passed_over = summary.run.get("passed_over") or {}
     if passed_over:
         files = ", ".join(f"{n} .{ext}" if ext != "(none)" else f"{n} without extension"

@@ -98,7 +98,7 @@ def failed_paths(fs: fsspec.AbstractFileSystem, root: str) -> dict[str, str]:
 def count_tags(fs: fsspec.AbstractFileSystem, root: str) -> dict:
     """run.json's counts, from what was written, not from what the pipeline believes it
     wrote."""
-    tags = read_shards(fs, posixpath.join(root, "tags"), ["path"])
+    tags = read_shards(fs, posixpath.join(root, "tags"), ["path", "damaged_packets"])
     writes = read_shards(fs, posixpath.join(root, "writes"), ["action"])
     # an incremental run lists, in the staging folder only, the rows it carried over
     carried = read_shards(fs, posixpath.join(root, CARRIED), ["path"])
@@ -123,9 +123,17 @@ def count_tags(fs: fsspec.AbstractFileSystem, root: str) -> dict:
         "kept": restored.num_rows if restored is not None else 0,
         # not audio by their names: mgc read none of them (cover.jpg, album.cue ...)
         "passed_over": dict(passed_over.most_common()),
+        "damaged": _damaged(tags),
         **({"writes": dict(Counter(writes["action"].to_pylist()))} if writes is not None
            else {}),
     }
+
+
+def _damaged(tags: pa.Table | None) -> dict[str, int]:
+    """Files tagged although a few of their packets did not decode (skipped, as ffmpeg does)."""
+    counts = [n for n in (tags["damaged_packets"].to_pylist() if tags is not None else [])
+              if n]
+    return {"files": len(counts), "packets": sum(counts)}
 
 
 LIBRARY_COLUMNS = ["path", "genre", "genre_scores", "genre_from", "file_genres", "artist",

@@ -57,6 +57,7 @@ class Track(NamedTuple):
     stat: FileStat | None = None  # the file as it was read, so a later write can tell a change
     signature: Signature | None = None  # size and mtime, local or remote: for incremental runs
     file_tags: FileTags = NO_TAGS  # the file's own title, artist, album, genres ...
+    damaged_packets: int = 0  # packets that did not decode, skipped (``AudioReader``)
 
 
 class TrackScores(NamedTuple):
@@ -143,7 +144,8 @@ def decoded_track(path: str, stream: PatchStream, stat: FileStat | None = None,
                   signature: Signature | None = None) -> Track:
     """The ``Track`` of a file whose windows ``stream`` has cut, with the file's own tags."""
     return Track(path, stream.duration_s, stream.info.sample_rate, stream.info.channels,
-                 stream.n_patches, stat, signature, read_file_tags(path))
+                 stream.n_patches, stat, signature, read_file_tags(path),
+                 stream.skipped_packets)
 
 
 class MeanScores(beam.CombineFn):
@@ -231,6 +233,7 @@ def tag_row(track: Track, result: TrackScores, genres: tuple[str, ...], model_re
         "genre_from": "audio",
         "embedding": result.embedding.tolist(),
         "n_patches": result.n_patches,
+        "damaged_packets": track.damaged_packets,
         "model": model_ref,
         "tagged_at": tagged_at,
         "size": track.signature.size if track.signature else None,
