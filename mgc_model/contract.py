@@ -41,6 +41,9 @@ class ModelInfo:
     # the albums (``album_key``) such a head was fitted on: its scores there were fitted to
     # their own genres, so they cannot say how far to trust it (``mgc_model.calibration``)
     fitted_on: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
+    # what else the model scores per window (``mgc_model.descriptors.NAMES``: styles, moods,
+    # voice, instruments), after the genres when ``predict(..., descriptors=True)``
+    descriptors: tuple[str, ...] = ()
 
     @property
     def frontends(self) -> tuple[FrontendConfig, ...]:

@@ -17,7 +17,7 @@ from importlib.metadata import version
 
 import numpy as np
 
-from mgc_model import genres, mapping, musicnn_onnx, yamnet
+from mgc_model import descriptors, genres, mapping, musicnn_checkpoints, musicnn_onnx, yamnet
 from mgc_model.contract import ModelInfo
 from mgc_model.decision import CONFIDENT_SCORE
 from mgc_model.frontend import FrontendConfig
@@ -39,6 +39,7 @@ DEFAULT_INFO = ModelInfo(
     extra_frontends=(yamnet.FRONTEND,),
     track_temperature=mapping.TEMPERATURE,
     held_out_min_score=CONFIDENT_SCORE,
+    descriptors=descriptors.NAMES,
 )
 
 
@@ -70,6 +71,9 @@ class MusicnnYamnetTagger(MusicnnGenreTagger):
         super().__init__(info)
         self._yamnet = yamnet.Yamnet()
         self._classes = yamnet.class_names()
+        self._describe = descriptors.Describer(
+            musicnn_checkpoints.MSD_LABELS, musicnn_checkpoints.MTT_LABELS,
+            (*self._classes, mapping.SPOKEN_WORD))
 
     def audioset(self, yamnet_patches: np.ndarray) -> np.ndarray:
         """(n, patches per window, 96, 64) -> (n, 522) window probabilities: AudioSet's 521
@@ -79,10 +83,16 @@ class MusicnnYamnetTagger(MusicnnGenreTagger):
         probs = self._yamnet(flat).reshape(n, per_window, -1).mean(axis=1)
         return mapping.with_spoken_word(probs, self._classes)
 
-    def predict(self, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
+    def predict(self, inputs: tuple[np.ndarray, ...], descriptors: bool = False
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """Genre scores (then, with ``descriptors``, the styles, moods, voice and instruments
+        of ``info.descriptors``) and the embedding, per window."""
         msd, mtt, embedding = self.tags(inputs[0])
-        spoken = self.audioset(inputs[1])[:, -1]
-        return mapping.spoken_gate(genres.tags_to_genre_scores(msd, mtt), spoken), embedding
+        audioset = self.audioset(inputs[1])
+        scores = mapping.spoken_gate(genres.tags_to_genre_scores(msd, mtt), audioset[:, -1])
+        if descriptors:
+            scores = np.concatenate([scores, self._describe(msd, mtt, audioset)], axis=1)
+        return scores, embedding
 
 
 MODELS = {

@@ -20,12 +20,17 @@ MODEL_METADATA_KEY = b"mgc.model"
 # (``pipelines.graph.incremental.state_key``).
 # 4: a capped track's windows are the middles of N equal parts, no longer first to last.
 # 5: ``genre_from``; album and artist evidence decide the genre columns.
-# 6: ``damaged_packets``: packets FFmpeg could not decode and skipped.
+# 6: ``damaged_packets``: packets FFmpeg could not decode and skipped; ``styles``, ``moods``,
+#    ``voice``, ``instruments`` (``mgc_model.descriptors``).
 TAGS_VERSION = 6
 
 STAGES = ("match", "decode", "frontend", "features", "inference", "write")
 
 GENRE_SCORE = pa.struct([("name", pa.string()), ("score", pa.float32())])
+# a style, mood, voice or instrument: a style's ``parent`` is its FMA genre (else null)
+DESCRIPTOR = pa.struct([("name", pa.string()), ("score", pa.float32()),
+                        ("parent", pa.string())])
+DESCRIPTOR_KINDS = ("styles", "moods", "voice", "instruments")  # mgc_model.descriptors.KINDS
 
 
 def tags_schema(genres: Sequence[str], model: str) -> pa.Schema:
@@ -49,6 +54,8 @@ def tags_schema(genres: Sequence[str], model: str) -> pa.Schema:
         pa.field("n_patches", pa.int32()),
         # packets of a damaged file that did not decode and were skipped, as ffmpeg does
         pa.field("damaged_packets", pa.int32()),
+        # what else the default model hears (mgc_model.descriptors); null for a model without
+        *(pa.field(kind, pa.list_(DESCRIPTOR)) for kind in DESCRIPTOR_KINDS),
         pa.field("model", pa.string()),
         pa.field("tagged_at", pa.timestamp("us", tz="UTC")),
         # the file as it was read: an incremental run skips it while both are unchanged

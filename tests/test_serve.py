@@ -134,6 +134,18 @@ def test_summary_and_track_search(server, serve_tracks, tag_rows):
     assert page["total"] == len(serve_tracks) and len(page["tracks"]) == 2
 
 
+def test_the_library_page_lists_and_filters_styles_moods_voice_instruments(server, tag_rows):
+    """Each track's descriptors are in its row; the summary counts them; ``heard`` filters."""
+    _, summary = get_json(server, "/api/summary")
+    assert set(summary["heard"]) == {"styles", "moods", "voice", "instruments"}
+    for kind, counts in summary["heard"].items():
+        for name, count in counts.items():
+            _, page = get_json(server, "/api/tracks?" + urlencode({"heard": f"{kind}:{name}"}))
+            assert page["total"] == count == sum(
+                any(d["name"] == name for d in row[kind] or []) for row in tag_rows.values())
+    assert any(summary["heard"].values())  # the default model hears something in the library
+
+
 def test_tracks_show_and_search_the_files_own_title_artist_and_album(server, serve_tracks,
                                                                      tag_rows):
     for key, (title, artist, album, _) in OWN_TAGS.items():

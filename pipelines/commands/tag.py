@@ -224,15 +224,18 @@ def print_summary(summary) -> None:
         print(f"Failures by stage: {stages} (details in {summary.out}/errors/)")
     damaged = summary.run.get("damaged") or {}
     if damaged.get("files"):
-        print(f"Damaged: {damaged['files']} files tagged with {damaged['packets']} packets that "
-              "did not decode skipped (column damaged_packets); check they play as they should")
+        print(f"Damaged: {damaged['files']} file(s) tagged with {damaged['packets']} packet(s) "
+              "that did not decode skipped (column damaged_packets); check they play as they "
+              "should")
     passed_over = summary.run.get("passed_over") or {}
     if passed_over:
         files = ", ".join(f"{n} .{ext}" if ext != "(none)" else f"{n} without extension"
                           for ext, n in list(passed_over.items())[:6])
         more = ", ..." if len(passed_over) > 6 else ""
-        print(f"Passed over {sum(passed_over.values())} files that are not audio by their "
-              f"names: {files}{more} (name an odd file on the command line to have it read)")
+        n = sum(passed_over.values())
+        print(f"Passed over {n} file{'s' if n != 1 else ''} that {'are' if n != 1 else 'is'} "
+              f"not audio: {files}{more} (name an odd file on the command line to have it "
+              "read)")
 
 
 class StopOnInterrupt:

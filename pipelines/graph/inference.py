@@ -45,7 +45,9 @@ class GenreModelHandler(ModelHandler[Window, PredictionResult, GenreTagger]):
 
     def run_inference(self, batch: Sequence[Window], model: GenreTagger,
                       inference_args: dict[str, Any] | None = None) -> Iterable[PredictionResult]:
-        scores, embeddings = model.predict(stack_windows(batch))
+        inputs = stack_windows(batch)  # genre scores, then any descriptors the model has
+        scores, embeddings = (model.predict(inputs, descriptors=True) if model.info.descriptors
+                              else model.predict(inputs))
         if not (np.isfinite(scores).all() and np.isfinite(embeddings).all()):
             raise FloatingPointError("the model produced non-finite outputs")
         return [PredictionResult(None, (s, e)) for s, e in zip(scores, embeddings, strict=True)]

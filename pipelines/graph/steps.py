@@ -19,7 +19,7 @@ from apache_beam import pvalue
 from apache_beam.metrics import Metrics
 from threadpoolctl import threadpool_limits
 
-from mgc_model import decision
+from mgc_model import decision, descriptors
 from mgc_model.calibration import Threshold, kind_of
 from mgc_model.contract import ModelInfo
 from mgc_model.frontend import FrontendConfig
@@ -66,6 +66,7 @@ class TrackScores(NamedTuple):
     genre_scores: np.ndarray
     embedding: np.ndarray
     n_patches: int
+    descriptors: np.ndarray | None = None  # the model's ``info.descriptors``, when it has any
 
 
 def track_id(path: str) -> str:
@@ -182,9 +183,13 @@ class MeanScores(beam.CombineFn):
         if n == 0:
             return None
         scores, embedding = (scores / n).astype(np.float32), (embedding / n).astype(np.float32)
+        descriptors = None
         if self.info is not None:
+            if self.info.descriptors:  # the windows' scores run on past the genres
+                n_genres = len(self.info.genres)
+                scores, descriptors = scores[:n_genres], scores[n_genres:]
             scores = decision.track_scores(self.info, scores, embedding)
-        return TrackScores(scores, embedding, n)
+        return TrackScores(scores, embedding, n, descriptors)
 
 
 class BuildTagRow(beam.DoFn):
@@ -192,8 +197,10 @@ class BuildTagRow(beam.DoFn):
     a tag row when everything succeeded, otherwise an error row."""
 
     def __init__(self, genres: tuple[str, ...], model_ref: str, top_k: int,
-                 threshold: float, tagged_at: datetime) -> None:
+                 threshold: float, tagged_at: datetime,
+                 descriptor_names: tuple[str, ...] = ()) -> None:
         self.genres = genres
+        self.descriptor_names = descriptor_names
         self.tagged_at = tagged_at
         self.model_ref = model_ref
         self.top_k = top_k
@@ -214,11 +221,12 @@ class BuildTagRow(beam.DoFn):
         else:
             self.tagged.inc()
             yield tag_row(tracks[0], scores[0], self.genres, self.model_ref, self.top_k,
-                          self.threshold, self.tagged_at)
+                          self.threshold, self.tagged_at, self.descriptor_names)
 
 
 def tag_row(track: Track, result: TrackScores, genres: tuple[str, ...], model_ref: str,
-            top_k: int, threshold: float, tagged_at: datetime) -> dict:
+            top_k: int, threshold: float, tagged_at: datetime,
+            descriptor_names: tuple[str, ...] = ()) -> dict:
     """The Parquet row of one tagged track (schema: ``schemas.parquet.tags_schema``); its
     ``track_genre_scores`` stay the track's own when its album and artist change the others
     (``pipelines.graph.evidence``)."""
@@ -234,6 +242,7 @@ def tag_row(track: Track, result: TrackScores, genres: tuple[str, ...], model_re
         "embedding": result.embedding.tolist(),
         "n_patches": result.n_patches,
         "damaged_packets": track.damaged_packets,
+        **descriptors.listed(descriptor_names, result.descriptors),
         "model": model_ref,
         "tagged_at": tagged_at,
         "size": track.signature.size if track.signature else None,

@@ -164,7 +164,7 @@ def build_tag_pipeline(p: beam.Pipeline, inputs: Sequence[str], staging: str,
         | "JoinPerTrack" >> beam.CoGroupByKey()
         | "TagRows" >> beam.ParDo(
             BuildTagRow(info.genres, info.ref, options.top_k, options.threshold,
-                        datetime.now(timezone.utc))
+                        datetime.now(timezone.utc), info.descriptors)
         ).with_outputs(ERRORS, main="tags")
     )
     pairs = rows.tags | "NewRows" >> beam.Map(lambda row: (row, False))

@@ -43,7 +43,7 @@ from pipelines.graph.publish import read_tags
 from pipelines.graph.steps import MeanScores, decoded_track, tag_row
 from pipelines.graph.tag import DEFAULT_MAX_PATCHES
 from pipelines.learn.agreement import agreement
-from schemas.parquet import genre_labels
+from schemas.parquet import DESCRIPTOR_KINDS, genre_labels
 
 DEFAULT_MAX_UPLOAD = 100 * 1024 * 1024
 DRAIN_LIMIT = 1024 * 1024 * 1024  # a refused upload larger than this is not read at all
@@ -51,7 +51,7 @@ STATIC = {"classify.html", "library.html", "app.css", "bars.js", "classify.js", 
 PAGES = {"/": "classify.html", "/classify": "classify.html", "/library": "library.html"}
 TABLE_COLUMNS = ("path", "track_id", "title", "artist", "album", "album_artist", "track_number",
                  "year", "file_genres", "genre", "genre_score", "genre_from", "genres",
-                 "duration_s", "model")
+                 *DESCRIPTOR_KINDS, "duration_s", "model")
 SEARCHED = ("path", "title", "artist", "album")  # what the library page's search box looks in
 
 
@@ -122,7 +122,8 @@ class FileClassifier:
         if result is None:
             raise ClassifyError("inference", "NoPredictions", "no patch was scored")
         return tag_row(decoded_track(path, stream), result, self.info.genres, self.info.ref,
-                       opts.top_k, opts.threshold, datetime.now(timezone.utc))
+                       opts.top_k, opts.threshold, datetime.now(timezone.utc),
+                       self.info.descriptors)
 
 
 def classify_answer(row: dict, genres: tuple[str, ...]) -> dict:
@@ -137,6 +138,7 @@ def classify_answer(row: dict, genres: tuple[str, ...]) -> dict:
         "genres": row["genres"],
         "duration_s": row["duration_s"],
         "n_patches": row["n_patches"],
+        **{kind: row.get(kind) or [] for kind in DESCRIPTOR_KINDS},  # styles, moods ...
     }
 
 
@@ -159,6 +161,9 @@ class TagLibrary:
         self.rows.sort(key=lambda r: r["path"])
         self.paths = {row["path"] for row in self.rows}
         self.counts = Counter(row["genre"] for row in self.rows)
+        # how many tracks each style, mood, voice and instrument is listed for
+        self.heard = {kind: Counter(d["name"] for row in self.rows for d in row.get(kind) or [])
+                      for kind in DESCRIPTOR_KINDS}
         self.agreement = agreement((row.get("file_genres"), row["genre"]) for row in self.rows)
         self.similarity = SimilarityIndex.from_table(table)
 
@@ -169,15 +174,19 @@ class TagLibrary:
             "genres": self.labels,
             "counts": [{"genre": g, "count": self.counts.get(g, 0)} for g in self.labels],
             "agreement": self.agreement,
+            "heard": {kind: dict(counts.most_common()) for kind, counts in self.heard.items()},
         }
 
     def search(self, query: str = "", genre: str = "", offset: int = 0,
-               limit: int = 100) -> dict:
-        """Tracks whose path, title, artist or album contains ``query`` (case-insensitive)
-        and whose genre is ``genre`` (any when empty), a page at a time."""
+               limit: int = 100, heard: str = "") -> dict:
+        """Tracks whose path, title, artist or album contains ``query`` (case-insensitive),
+        whose genre is ``genre`` and that ``heard`` (``kind:name``, e.g. ``moods:Sad``) is
+        listed for (any when empty), a page at a time."""
         query = query.casefold()
+        kind, _, name = heard.partition(":")
         hits = [row for row in self.rows
                 if (not genre or row["genre"] == genre)
+                and (not heard or any(d["name"] == name for d in row.get(kind) or []))
                 and (not query or any(query in (row.get(c) or "").casefold() for c in SEARCHED))]
         return {"total": len(hits), "offset": offset,
                 "tracks": hits[offset:offset + limit]}
@@ -268,7 +277,7 @@ class MgcHandler(BaseHTTPRequestHandler):
             self._error(HTTPStatus.BAD_REQUEST, "offset and limit must be whole numbers")
             return
         self._json(self.server.library.search(query.get("q", ""), query.get("genre", ""),
-                                              offset, limit))
+                                              offset, limit, query.get("heard", "")))
 
     def _similar(self, query: dict) -> None:
         if "path" not in query:

@@ -43,6 +43,11 @@ async function classify(file) {
   document.getElementById("patches").textContent = answer.n_patches;
   document.getElementById("model").textContent = answer.model;
   showBars(document.getElementById("bars"), answer.scores);
+  // what else mgc hears: styles (under their genre), moods, voice, instruments
+  document.getElementById("heard").textContent = ["styles", "moods", "voice", "instruments"]
+    .filter((kind) => (answer[kind] || []).length)
+    .map((kind) => `${kind}: ` + answer[kind].map((d) => `${d.parent ? d.parent + ": " : ""}${d.name} ${d.score.toFixed(2)}`).join(", "))
+    .join("; ");
   document.getElementById("result").hidden = false;
 }
 

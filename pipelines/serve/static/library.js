@@ -3,7 +3,8 @@
 "use strict";
 
 const PAGE = 100;
-const state = { q: "", genre: "", offset: 0, total: 0 };
+const state = { q: "", genre: "", heard: "", offset: 0, total: 0 };
+const KINDS = ["styles", "moods", "voice", "instruments"];
 const $ = (id) => document.getElementById(id);
 
 async function getJson(url) {
@@ -45,6 +46,19 @@ async function loadSummary() {
     const option = document.createElement("option");
     option.value = option.textContent = genre;
     $("genre-filter").append(option);
+  }
+  for (const kind of KINDS) { // one group per kind, each name with its count of tracks
+    const names = Object.entries((summary.heard || {})[kind] || {});
+    if (!names.length) continue;
+    const group = document.createElement("optgroup");
+    group.label = kind;
+    for (const [name, count] of names) {
+      const option = document.createElement("option");
+      option.value = `${kind}:${name}`;
+      option.textContent = `${name} (${count})`;
+      group.append(option);
+    }
+    $("heard-filter").append(group);
   }
 }
 
@@ -92,7 +106,7 @@ function showAgreement(agreement) {
 }
 
 async function loadTracks() {
-  const params = new URLSearchParams({ q: state.q, genre: state.genre, offset: state.offset, limit: PAGE });
+  const params = new URLSearchParams({ q: state.q, genre: state.genre, heard: state.heard, offset: state.offset, limit: PAGE });
   const page = await getJson(`/api/tracks?${params}`);
   state.total = page.total;
   const body = $("tracks").querySelector("tbody");
@@ -110,6 +124,7 @@ async function loadTracks() {
     // where the genre came from: the audio, its album, its artist's other albums
     cell(row, (t.genre_from || "audio").split("+").join(", "), "from");
     cell(row, t.genres.map((g) => `${g.name} ${g.score.toFixed(2)}`).join(", "));
+    cell(row, KINDS.flatMap((k) => (t[k] || []).map((d) => d.parent ? `${d.parent}: ${d.name}` : d.name)).join(", "), "heard");
     cell(row, t.duration_s == null ? "" : `${t.duration_s.toFixed(1)} s`, "num");
     const actions = cell(row, "");
     actions.append(button("Play", () => play(t.path)), " ", button("Similar", () => neighbours(t.path)));
@@ -164,6 +179,11 @@ function filterGenre(genre) {
 
 $("genre-filter").addEventListener("change", () => {
   state.genre = $("genre-filter").value;
+  state.offset = 0;
+  loadTracks();
+});
+$("heard-filter").addEventListener("change", () => {
+  state.heard = $("heard-filter").value;
   state.offset = 0;
   loadTracks();
 });
