@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 
 # command -> its module in this package
 COMMANDS = {"tag": "tag", "extract": "extract", "train": "train", "evaluate": "evaluate",
-            "baselines": "baselines", "serve": "serve", "similar": "similar", "undo": "undo"}
+            "baselines": "baselines", "serve": "serve", "similar": "similar", "undo": "undo",
+            "playlists": "playlists"}
 
 
 def command(name: str) -> Callable[[Sequence[str]], int]:
