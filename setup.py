@@ -15,7 +15,9 @@ setup(
     description="Tag music libraries with genres: Beam pipeline, log-mel front-end, CNN inference.",
     license="Apache-2.0",
     python_requires=">=3.10",
-    packages=find_packages(include=["pipelines*", "mgc_model*", "schemas*"]),
+    # beetsplug: a namespace package shared with beets and its other plugins (no __init__.py),
+    # where beets finds mgc's plugin (``plugins: mgc``, docs/beets.md)
+    packages=find_packages(include=["pipelines*", "mgc_model*", "schemas*"]) + ["beetsplug"],
     package_data={"pipelines": ["demo/*"], "pipelines.serve": ["static/*"],
                   "mgc_model": ["data/*"]},
     install_requires=[
@@ -48,6 +50,9 @@ setup(
         # --runner DaskRunner (deploy/dask/): the client and every worker of the cluster; Beam
         # 2.77's dask extra asks for >=2024.4.2, the two are released together
         "dask": ["dask==2026.8.0", "distributed==2026.8.0"],
+        # the beets plugin (beetsplug/mgc.py): the release it is tested against (genres are a
+        # list there); its requirements leave mgc's pins (mutagen, numpy ...) as they are
+        "beets": ["beets==2.14.1"],
         "test": ["pytest>=8", "pytest-timeout", "ruff", "mediafile==0.17.0",
                  "playwright==1.65.2"],  # drives Debian's chromium; never `playwright install`
     },
