@@ -33,7 +33,8 @@ NOT_AUDIO_EXTENSIONS = frozenset(
     {"jpg", "jpeg", "png", "gif", "bmp", "webp", "tif", "tiff", "txt", "nfo", "cue", "log",
      "m3u", "m3u8", "pls", "pdf", "db", "ini", "json", "xml", "html", "htm", "lrc", "sfv",
      "md5", "ffp", "accurip", "ds_store", "url", "sh", "py", "zip", "rar", "7z", "torrent",
-     "tmp", "part", "parquet", "mid", "midi", "kar"}
+     "tmp", "part", "crdownload", "bak", "old", "orig", "backup", "parquet", "mid", "midi",
+     "kar"}  # a backup or a partial download is not the library's file, whatever it holds
 )
 
 
