@@ -149,6 +149,7 @@ def _describe_head(fs, root: str, path: str, labels: dict, training: dict,
     return ModelInfo(name=str(training["name"]), version=version, genres=genres,
                      embedding_dim=base.embedding_dim, frontend=base.frontend,
                      extra_frontends=base.extra_frontends, base=base_name, track_head=head,
+                     descriptors=base.descriptors,  # the base hears them; the head adds none
                      fitted_on=frozenset(training.get("fitted_on_albums", ())),
                      held_out_min_score=(training.get("held_out_min_score") or {}).get(
                          "min_score"))

@@ -159,6 +159,14 @@ class HeadTagger:
         self.info = info
         self._base = base
 
-    def predict(self, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, np.ndarray]:
-        _, embedding = self._base.predict(inputs)
-        return self.info.track_head.probabilities(embedding), embedding
+    def predict(self, inputs: tuple[np.ndarray, ...], descriptors: bool = False
+                ) -> tuple[np.ndarray, np.ndarray]:
+        """The head's genre scores (then, with ``descriptors``, the base model's styles,
+        moods, voice and instruments) and the base's embedding, per window."""
+        if not descriptors:
+            _, embedding = self._base.predict(inputs)
+            return self.info.track_head.probabilities(embedding), embedding
+        scores, embedding = self._base.predict(inputs, descriptors=True)
+        heard = scores[:, scores.shape[1] - len(self.info.descriptors):]
+        return np.concatenate([self.info.track_head.probabilities(embedding), heard], axis=1), \
+            embedding

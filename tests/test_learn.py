@@ -258,6 +258,9 @@ def test_tagging_with_the_bundle_fills_untagged_files_with_the_owners_genres(tau
     for path in lib["tagged"]:
         assert writes.loc[path, "action"] == "skipped"  # fill keeps the owner's genres
     assert "Agreement with the files' own genres" in taught["tag_printed"]
+    # the base model's styles, moods, voice and instruments come with the owner's genres
+    assert tags["instruments"].map(lambda heard: heard is not None).all()
+    assert tags["voice"].map(lambda heard: heard is not None).all()
 
 
 def test_a_library_that_cannot_teach_is_refused_before_a_bundle(tmp_path):
