@@ -122,12 +122,13 @@ def test_collection_formats_are_audio_and_other_files_are_counted_by_extension(t
              ["a.ape", "b.wv", "c.mpc", "d.tak", "e.tta", "f.dsf", "g.dff", "h.ofr"]]
     audio += [touch(tmp_path / "books" / "i.M4B"), touch(tmp_path / "j.spx"),
               touch(tmp_path / "k.ac3"), touch(tmp_path / "l.mka")]
-    for other in ["cover.jpg", "back.JPG", "album.cue", "rip.log", "README",
+    for other in ["cover.jpg", "back.JPG", "album.cue", "rip.log", "README", "._a.ape",
                   ".a.ape.mgc-0123abcd.tmp"]:  # the last: a temp copy of mgc's own
         touch(tmp_path / "lossless" / other)
     passed_over = Counter()
     assert list(expand_input(str(tmp_path), passed_over)) == sorted(audio)
-    assert passed_over == {"jpg": 2, "cue": 1, "log": 1, "(none)": 1}
+    assert passed_over == {"jpg": 2, "cue": 1, "log": 1, "(none)": 1,
+                           "._ (macOS metadata)": 1}
 
 
 def test_a_file_of_an_unknown_extension_is_matched_when_its_header_is_audio(tmp_path):

@@ -42,9 +42,15 @@ class InputNotFound(FileNotFoundError):
     """An INPUT argument names nothing: the run stops before it starts."""
 
 
+def is_apple_double(path: str) -> bool:
+    """``._song.mp3``: the metadata macOS writes beside each file on a drive it does not own
+    (a USB stick, a network share), never audio."""
+    return posixpath.basename(path.replace(os.sep, "/")).startswith("._")
+
+
 def is_audio_path(path: str) -> bool:
     _, ext = os.path.splitext(path)
-    return ext[1:].lower() in AUDIO_EXTENSIONS
+    return ext[1:].lower() in AUDIO_EXTENSIONS and not is_apple_double(path)
 
 
 def normalise(path: str) -> str:
@@ -63,6 +69,8 @@ def _full(fs: fsspec.AbstractFileSystem, original: str, path: str) -> str:
 
 def extension(path: str) -> str:
     """A file's extension as the summary counts it: lower case, without the dot."""
+    if is_apple_double(path):
+        return "._ (macOS metadata)"
     return os.path.splitext(path)[1][1:].lower() or "(none)"
 
 
@@ -108,7 +116,8 @@ def _is_audio(fs: fsspec.AbstractFileSystem, path: str) -> bool:
     one of ``NOT_AUDIO_EXTENSIONS``), by its header as mutagen knows it."""
     if is_audio_path(path):
         return True
-    if extension(path) in NOT_AUDIO_EXTENSIONS or not isinstance(fs, LocalFileSystem):
+    if (extension(path) in NOT_AUDIO_EXTENSIONS or is_apple_double(path)
+            or not isinstance(fs, LocalFileSystem)):
         return False  # an object store would be read for every cover and cue sheet
     try:
         return mutagen.File(path) is not None

@@ -229,7 +229,8 @@ def print_summary(summary) -> None:
               "should")
     passed_over = summary.run.get("passed_over") or {}
     if passed_over:
-        files = ", ".join(f"{n} .{ext}" if ext != "(none)" else f"{n} without extension"
+        named = {"(none)": "without extension", "._ (macOS metadata)": "macOS metadata (._*)"}
+        files = ", ".join(f"{n} {named.get(ext, '.' + ext)}"
                           for ext, n in list(passed_over.items())[:6])
         more = ", ..." if len(passed_over) > 6 else ""
         n = sum(passed_over.values())
