@@ -132,15 +132,15 @@ def load(cache: Path, training: bool) -> dict[str, np.ndarray]:
             for k, v in parts.items()}
 
 
-def build_student():
+def build_student(channels: tuple[int, ...] = CHANNELS):
     import keras
     from keras import layers
 
     x = keras.Input(shape=(187, 96), name="log_mel")
     h = layers.Reshape((187, 96, 1))(x)
     h = layers.BatchNormalization()(h)
-    for channels in CHANNELS:
-        h = layers.Conv2D(channels, 3, padding="same", use_bias=False)(h)
+    for width in channels:
+        h = layers.Conv2D(width, 3, padding="same", use_bias=False)(h)
         h = layers.BatchNormalization()(h)
         h = layers.ReLU()(h)
         h = layers.MaxPooling2D(2)(h)
@@ -163,14 +163,14 @@ def flops(model) -> float:
     return total
 
 
-def train(cache: Path, epochs: int) -> None:
+def train(cache: Path, epochs: int, channels: tuple[int, ...]) -> None:
     import keras
 
     data = load(cache, training=True)
     tags = np.concatenate([data["msd"], data["mtt"], data["spoken"][:, None]], axis=1)
     mean, std = data["emb"].mean(0), data["emb"].std(0) + 1e-6
     np.savez(cache / "emb_norm.npz", mean=mean, std=std)
-    model = build_student()
+    model = build_student(channels)
     print(f"student: {model.count_params()} parameters, {flops(model) / 1e9:.3f} GFLOP a window")
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
                   loss={"tags": "binary_crossentropy", "emb": "mse"},
@@ -236,12 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stage", choices=("teacher", "train", "measure", "all"),
                         default="all")
     parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--channels", default=",".join(map(str, CHANNELS)),
+                        help="the convolution blocks' widths (default %(default)s)")
     args = parser.parse_args(argv)
     args.cache.mkdir(parents=True, exist_ok=True)
     if args.stage in ("teacher", "all"):
         teacher(args.corpus, args.cache)
     if args.stage in ("train", "all"):
-        train(args.cache, args.epochs)
+        train(args.cache, args.epochs, tuple(int(c) for c in args.channels.split(",")))
     if args.stage in ("measure", "all"):
         measure(args.cache)
     return 0
