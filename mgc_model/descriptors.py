@@ -112,6 +112,7 @@ DESCRIPTORS: tuple[Descriptor, ...] = (
     Descriptor("instruments", "Orchestra", ("audioset:Orchestra",)),
 )
 NAMES = tuple(f"{d.kind}:{d.name}" for d in DESCRIPTORS)
+_BY_NAME = dict(zip(NAMES, DESCRIPTORS, strict=True))
 
 
 class Describer:
@@ -141,9 +142,8 @@ def listed(names: Sequence[str], scores: np.ndarray | None) -> dict[str, list[di
     columns: dict[str, list[dict]] = {kind: [] for kind in KINDS}
     if scores is None or not len(names):
         return {kind: None for kind in KINDS}
-    by_name = {f"{d.kind}:{d.name}": d for d in DESCRIPTORS}
     for name, score in sorted(zip(names, scores.tolist(), strict=True), key=lambda p: -p[1]):
-        descriptor = by_name[name]
+        descriptor = _BY_NAME[name]
         entries = columns[descriptor.kind]
         if score >= THRESHOLD and len(entries) < TOP:
             entries.append({"name": descriptor.name, "score": score, "parent": descriptor.parent})

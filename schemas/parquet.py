@@ -12,6 +12,8 @@ from collections.abc import Sequence
 
 import pyarrow as pa
 
+from mgc_model.descriptors import KINDS
+
 GENRES_METADATA_KEY = b"mgc.genres"
 MODEL_METADATA_KEY = b"mgc.model"
 
@@ -30,7 +32,7 @@ GENRE_SCORE = pa.struct([("name", pa.string()), ("score", pa.float32())])
 # a style, mood, voice or instrument: a style's ``parent`` is its FMA genre (else null)
 DESCRIPTOR = pa.struct([("name", pa.string()), ("score", pa.float32()),
                         ("parent", pa.string())])
-DESCRIPTOR_KINDS = ("styles", "moods", "voice", "instruments")  # mgc_model.descriptors.KINDS
+DESCRIPTOR_KINDS = KINDS  # a column each: styles, moods, voice, instruments
 
 
 def tags_schema(genres: Sequence[str], model: str) -> pa.Schema:

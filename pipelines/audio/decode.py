@@ -127,9 +127,9 @@ def _short(decoded: int, announced: int, rate: int) -> bool:
     return (announced - decoded) / rate > max(0.5, TRUNCATION_TOLERANCE * announced / rate)
 
 
-def _said(error: BaseException) -> str:
-    """A decoder's error in a few words: libsndfile's "Error : " prefix and the repeated path
-    dropped, FFmpeg's errno and function name too."""
+def in_words(error: BaseException) -> str:
+    """A decoder's error in a few words, for a message a user reads: libsndfile's "Error : "
+    prefix and the repeated path dropped, FFmpeg's errno and function name too."""
     if isinstance(error, av.FFmpegError) and error.strerror:
         return str(error.strerror)
     text = str(error).removeprefix("Error : ")
@@ -232,7 +232,7 @@ class AudioReader:
                 self._open_av()
             except _NoAudio as av_error:
                 raise DecodeError(
-                    f"not readable as audio by libsndfile ({_said(sf_error)}) nor FFmpeg "
+                    f"not readable as audio by libsndfile ({in_words(sf_error)}) nor FFmpeg "
                     f"({av_error}): the file is damaged or not audio; check that it plays"
                 ) from None
             stream, ctx = self._stream, self._stream.codec_context
@@ -274,7 +274,7 @@ class AudioReader:
         try:
             self._av = self._stack.enter_context(av.open(source, mode="r"))
         except (av.FFmpegError, ValueError, OSError) as error:
-            raise _NoAudio(_said(error)) from None
+            raise _NoAudio(in_words(error)) from None
         audio = [s for s in self._av.streams if s.type == "audio"]
         if not audio:
             raise _NoAudio("no audio stream in the file")
@@ -298,7 +298,7 @@ class AudioReader:
                 yield block
         except (sf.LibsndfileError, RuntimeError) as error:
             failure = (f"libsndfile stopped at {delivered / self._info.sample_rate:.1f} s "
-                       f"({_said(error)})")
+                       f"({in_words(error)})")
         else:
             frames = self._info.frames
             if frames is None or not _short(delivered, frames, self._info.sample_rate):
@@ -350,13 +350,13 @@ class AudioReader:
                 break
             except (av.FFmpegError, ValueError) as error:
                 raise DecodeError(f"decoding failed at {position / rate:.1f} s: "
-                                  f"{_said(error)}") from None
+                                  f"{in_words(error)}") from None
             read += 1
             try:
                 decoded = packet.decode()
             except (av.FFmpegError, ValueError) as error:
                 self.skipped_packets += 1
-                first_error = first_error or _said(error)
+                first_error = first_error or in_words(error)
                 if self.skipped_packets > max(MAX_BAD_PACKETS, MAX_BAD_FRACTION * read):
                     raise DecodeError(
                         f"{self.skipped_packets} of the first {read} packets do not decode "

@@ -99,9 +99,8 @@ def open_tags(path: str, kind: type[mutagen.FileType] | None = None) -> mutagen.
 
 def _words(error: BaseException) -> str:
     """An error's own words without the file's path, which the error row already names."""
-    text = str(error)
-    for quoted in (repr(getattr(error, "filename", None) or ""),):
-        text = text.replace(f"{quoted} ", "").replace(quoted, "")
+    quoted = repr(getattr(error, "filename", None) or "")
+    text = str(error).replace(f"{quoted} ", "").replace(quoted, "")
     return text.strip() or type(error).__name__
 
 

@@ -19,10 +19,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
 import av
+import mutagen
 from mutagen.apev2 import _APEv2Data
 from mutagen.id3 import ID3
 from mutagen.id3._id3v1 import find_id3v1
 
+from pipelines.audio.decode import in_words
 from pipelines.files.formats import (
     PROVENANCE_KEYS,
     WriteError,
@@ -50,25 +52,32 @@ class Snapshot:
     trailer: int  # bytes of tags after the audio
     tags: tuple[tuple[str, str], ...]  # (key, repr of value), genre and MGC_ fields left out
     id3v1: bytes | None  # an MP3's ID3v1 trailer but its genre byte
+    genres: tuple[str, ...]  # as mgc reads them (``formats.read_genres``)
+    provenance: dict[str, str]  # its MGC_ fields
 
     @classmethod
-    def of(cls, path: str, kind: type | None = None, written: bool = False) -> Snapshot:
-        """``kind``: the mutagen class the file was read as (``formats.open_tags``);
-        ``written``: the copy after the edit (its errors are the tag library's doing)."""
+    def of(cls, path: str, separator: str, kind: type | None = None,
+           written: bool = False) -> Snapshot:
+        """``separator``: as the write uses it; ``kind``: the mutagen class the file was read
+        as (``formats.open_tags``); ``written``: the copy after the edit (its errors are the
+        tag library's doing)."""
         end = audio_end(path)
         try:
             streams, digest, count, last = audio_packets(path, end)
         except av.FFmpegError as error:
             if written:
                 raise CopyDiffers(f"the tag library would have left the file unreadable as "
-                                  f"audio (FFmpeg: {_reason(error)}); file not written, it is "
+                                  f"audio (FFmpeg: {in_words(error)}); file not written, it is "
                                   "as it was") from None
             raise CopyDiffers(f"FFmpeg cannot read the file's audio packets "
-                              f"({_reason(error)}), so mgc cannot check that writing would "
+                              f"({in_words(error)}), so mgc cannot check that writing would "
                               "leave its audio intact; file not written") from None
         trailer = id3v1_trailer(path)
+        audio = open_tags(path, kind)
+        genres, provenance = read_genres(audio, path, separator)
         return cls(streams, digest, count, last, os.path.getsize(path) - end,
-                   other_tags(path, kind), trailer[:127] if trailer is not None else None)
+                   other_tags(audio), trailer[:127] if trailer is not None else None,
+                   tuple(genres), provenance)
 
     def same_last(self, other: Snapshot) -> bool:
         short, long = sorted((self.last, other.last), key=len)
@@ -125,11 +134,10 @@ def _is_ours(key: str, genre_names: frozenset[str]) -> bool:
     return upper in genre_names or any(upper.endswith(k) for k in PROVENANCE_KEYS)
 
 
-def other_tags(path: str, kind: type | None = None) -> tuple[tuple[str, str], ...]:
-    """Every tag of the file as mutagen reads it, but its genre and mgc's own fields; for FLAC
+def other_tags(audio: mutagen.FileType) -> tuple[tuple[str, str], ...]:
+    """Every tag of a file mutagen has read, but its genre and mgc's own fields; for FLAC
     also its other metadata blocks (pictures, cue sheet, seek table, application data), for
     MP4 its chapters, for ID3 the frames mutagen could not parse."""
-    audio = open_tags(path, kind)
     names = frozenset(k.upper() for k in genre_keys(audio))
     found: list[tuple[str, str]] = []
     tags = audio.tags
@@ -163,7 +171,7 @@ def check_copy(before: Snapshot, path: str, genres: Sequence[str],
                provenance: Mapping[str, str], separator: str, kind: type | None = None) -> None:
     """``CopyDiffers`` unless the copy at ``path`` holds ``before``'s audio and other tags and
     reads back with exactly ``genres`` and ``provenance``."""
-    after = Snapshot.of(path, kind, written=True)
+    after = Snapshot.of(path, separator, kind, written=True)
     if after.streams != before.streams:
         raise CopyDiffers(f"the tag library would have changed the audio's format "
                           f"({_streams(before)} -> {_streams(after)}); file not written")
@@ -180,17 +188,11 @@ def check_copy(before: Snapshot, path: str, genres: Sequence[str],
                           "; file not written")
     if after.id3v1 != before.id3v1:
         raise CopyDiffers("the tag library would have changed the ID3v1 tag; file not written")
-    found, found_provenance = read_genres(open_tags(path, kind), path, separator)
-    if tuple(found) != tuple(genres):
-        raise CopyDiffers(f"the genres read back as {'; '.join(found) or '(none)'}, not "
-                          f"{'; '.join(genres) or '(none)'}; file not written")
-    if found_provenance != dict(provenance):
+    if after.genres != tuple(genres):
+        raise CopyDiffers(f"the genres read back as {'; '.join(after.genres) or '(none)'}, "
+                          f"not {'; '.join(genres) or '(none)'}; file not written")
+    if after.provenance != dict(provenance):
         raise CopyDiffers("mgc's MGC_ fields did not read back as written; file not written")
-
-
-def _reason(error: av.FFmpegError) -> str:
-    """FFmpeg's words for an error, without the errno and the (temp) file name."""
-    return getattr(error, "strerror", None) or str(error)
 
 
 def _streams(snapshot: Snapshot) -> str:
@@ -204,7 +206,7 @@ def checked(edit: Callable[[str], None], genres: Sequence[str], provenance: Mapp
     it was before the edit: what write-back and undo hand to ``replace_atomically``."""
 
     def edit_and_check(copy: str) -> None:
-        before = Snapshot.of(copy, kind)
+        before = Snapshot.of(copy, separator, kind)
         try:
             edit(copy)
         except WriteError:
