@@ -292,7 +292,8 @@ def set_fields(path: str, genres: Sequence[str], provenance: Mapping[str, str], 
 def _set_id3(path: str, kind: type, version: int | None, genres: Sequence[str],
              provenance: Mapping[str, str], separator: str, padding: Callable | None) -> None:
     v1 = id3v1_trailer(path) if kind is MP3 else None
-    translate_needed = version is None
+    # frames mutagen would drop from an existing tag (none in a tag created now)
+    dropped = frames_mutagen_drops(path) if version is not None else []
     if version is None:  # no ID3v2 tag: create one, carrying any ID3v1 fields over
         audio = kind(path, translate=True, v2_version=NEW_ID3_VERSION)
         version = NEW_ID3_VERSION
@@ -301,8 +302,7 @@ def _set_id3(path: str, kind: type, version: int | None, genres: Sequence[str],
     if audio.tags is None:
         audio.add_tags()
     tags = audio.tags
-    if not translate_needed:
-        tags.unknown_frames.extend(frames_mutagen_drops(path))
+    tags.unknown_frames.extend(dropped)
     tags.delall("TCON")
     if genres:
         tags.add(TCON(encoding=3, text=list(genres) if version == 4
