@@ -12,6 +12,10 @@ like people's, not on loose clips (issue 21). Each source becomes what it publis
 - MMA's grooves, a style each, in 'Various Artists' compilations that mix genres (album
   artist 'Various Artists', each track the artist of its groove).
 
+With ``--no-compilations`` the library is shaped as issue 21's: MMA's grooves become one
+band per genre ('MMA Jazz Band', its albums of five grooves) and every artist's first album
+is tagged, so every untagged file has an artist whose other album speaks.
+
 The owner has tagged the first album of every artist, and every other album of the artists
 that have only one, in their own words: one name for each of the clips' labels (LABELS.csv:
 from each source's own information, never from a model), often one only the alias table
@@ -59,11 +63,14 @@ def artist_of(source: str) -> str:
     return re.sub(r"-(music|data|common-sounds|1\.16-music)$", "", source)
 
 
-def albums_of(rows: list[dict]) -> dict[tuple[str, str], list[dict]]:
+def albums_of(rows: list[dict], compilations: bool = True) -> dict[tuple[str, str], list[dict]]:
     """(album artist, album) -> its rows, in file order."""
     by_artist: dict[str, list[dict]] = defaultdict(list)
     for row in sorted(rows, key=lambda r: r["path"]):
-        by_artist[artist_of(row["source"])].append(row)
+        artist = artist_of(row["source"])
+        if artist == "MMA" and not compilations:
+            artist = f"MMA {row['genre']} Band"
+        by_artist[artist].append(row)
     albums: dict[tuple[str, str], list[dict]] = {}
     leftover: list[dict] = []
     for artist, tracks in sorted(by_artist.items()):
@@ -87,12 +94,15 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", nargs="?", default="/work/realmusic", type=Path)
     parser.add_argument("--out", default="/work/album-library", type=Path)
+    parser.add_argument("--no-compilations", action="store_true",
+                        help="issue 21's shape: MMA's grooves as a band per genre, every "
+                             "artist's first album tagged")
     args = parser.parse_args(argv)
     with (args.corpus / "LABELS.csv").open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     if args.out.exists():
         shutil.rmtree(args.out)
-    albums = albums_of(rows)
+    albums = albums_of(rows, compilations=not args.no_compilations)
     seen_artists: dict[str, int] = defaultdict(int)
     for (artist, _) in albums:
         seen_artists[artist] += 1
@@ -102,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
         compilation = artist == "Various Artists"
         if compilation:
             tagged = False
-        elif seen_artists[artist] > 1:
+        elif seen_artists[artist] > 1 or args.no_compilations:
             tagged = artist not in first_album_done
         else:
             tagged = n % 2 == 0

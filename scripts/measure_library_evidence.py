@@ -116,12 +116,19 @@ def held_out_choice(right: dict[float, dict[str, bool]], truth) -> tuple[float, 
     return float(np.mean(hits)), dict(chosen)
 
 
-def as_run(run: Path, rows: list[dict], genres, truth, untagged: list[str]) -> dict:
+def in_library(path: str, library: Path) -> str:
+    """A tagged file's path as ``truth.csv`` names it: a write-back run tags a copy of the
+    library, whose files keep their artist/album/file tail."""
+    return str(library.joinpath(*Path(path).parts[-3:]))
+
+
+def as_run(run: Path, rows: list[dict], genres, truth, untagged: list[str],
+           library: Path) -> dict:
     """What the run itself wrote with ``--write-tags fill`` (its own weights and
     ``--min-score``), on compilations and on the other albums."""
     record = json.loads((run / "run.json").read_text())
     writes = pq.read_table(run / "writes", columns=["path", "action"]).to_pylist()
-    written = {w["path"] for w in writes if w["action"] == "written"}
+    written = {in_library(w["path"], library) for w in writes if w["action"] == "written"}
     by_path = {r["path"]: r for r in rows}
     figures = {"min_score": record["min_score"], "calibration": record.get("calibration"),
                "fitted_on_albums": record.get("fitted_on_albums", 0)}
@@ -149,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     with (args.library / "truth.csv").open(newline="", encoding="utf-8") as f:
         truth = {row["path"]: row for row in csv.DictReader(f)}
     rows, genres = load(args.run)
+    rows = [{**r, "path": in_library(r["path"], args.library)} for r in rows]
     rows = [r for r in rows if r["path"] in truth]
     untagged = [p for p, t in truth.items() if not int(t["tagged"])]
     figures: dict = {"tracks": len(rows), "untagged": len(untagged),
@@ -201,7 +209,7 @@ def main(argv: list[str] | None = None) -> int:
               f"artists: {len(held)} written, "
               f"{f'{np.mean(held):.1%}' if held else 'none'} right")
 
-    figures["as_run"] = as_run(args.run, rows, genres, truth, untagged)
+    figures["as_run"] = as_run(args.run, rows, genres, truth, untagged, args.library)
     if args.out:
         args.out.write_text(json.dumps(figures, indent=1) + "\n")
     return 0
