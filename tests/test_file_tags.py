@@ -224,6 +224,10 @@ def test_the_alias_table_knows_the_names_of_a_kept_genre_tree():
     assert to_fma("Jangle Pop") == "Pop" and to_fma("Epic Doom Metal") == "Rock"
     assert to_fma("Synthcore") is None  # under electronica and under metalcore
     assert to_fma("Kids Music") is None
+    # names people give game and film music, and a few the tree misses
+    assert {to_fma(n) for n in ("VGM", "Game Soundtrack", "Cinematic", "OST")} == {"Instrumental"}
+    assert (to_fma("Doo Wop"), to_fma("Thrash"), to_fma("Western")) == ("Soul-RnB", "Rock",
+                                                                      "Country")
 
 
 def test_agreement_counts():
