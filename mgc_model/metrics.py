@@ -16,7 +16,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 
 TOP_K = 3
 MULTI_LABEL_THRESHOLD = 0.5
@@ -61,6 +60,10 @@ def classification_metrics(y_true: np.ndarray, scores: np.ndarray, labels: Seque
     every genre scored at least ``threshold``, plus the best one, so that per-genre precision
     and recall compare sets.
     """
+    # imported here: scikit-learn (and SciPy's stats) cost every `mgc tag` 1.8 s of start-up,
+    # and tagging needs only this module's thresholds
+    from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
     y_true = np.asarray(y_true).astype(np.int64)
     scores = np.asarray(scores, dtype=np.float64)
     labels = [str(label) for label in labels]
