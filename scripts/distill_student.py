@@ -44,6 +44,7 @@ from pathlib import Path
 
 import numpy as np
 from scipy.signal import lfilter
+from scipy.special import softmax
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -59,7 +60,6 @@ MIN_BYTES = 400_000  # smaller files in game packages are sound effects
 HOLD_OUT_EVERY, HOLD_OUT = 4, 2
 SR = 16000  # musicnn's and YAMNet's rate
 CHANNELS = (16, 32, 64, 128)  # the student's convolution blocks
-REFERENCE = Path(__file__).resolve().parents[1] / "tests" / "data" / "student_reference.npz"
 
 
 def held_out(source: str) -> bool:
@@ -139,14 +139,14 @@ def teacher(corpus: Path, cache: Path, extra: list[Path]) -> None:
             continue
         # seeded per recording: an interrupted or widened run caches the same copies
         rng = np.random.default_rng(zlib.crc32(stem.encode()))
+        others = [r for r in mixers if r["source"] != row["source"]]
         clips = segments(decode(row["path"]))
         for k, audio in enumerate(clips):
             copies = [audio]
             if not held_out(row["source"]):
                 for _ in range(augments):
-                    other = [r for r in mixers if r["source"] != row["source"]]
-                    copies.append(augment(audio, decode(other[rng.integers(len(other))]["path"]),
-                                          rng))
+                    other = decode(others[rng.integers(len(others))]["path"])
+                    copies.append(augment(audio, other, rng))
             arrays: dict[str, list[np.ndarray]] = {
                 key: [] for key in ("mel", "msd", "mtt", "spoken", "emb", "copy")}
             for c, copy in enumerate(copies):
@@ -271,16 +271,17 @@ def measure(cache: Path) -> dict:
     teacher = genre_scores(data["genres"], data["track"])
     via_tags = genre_scores(mapping.spoken_gate(genres.tags_to_genre_scores(
         tags[:, :50], tags[:, 50:100]), tags[:, 100]), data["track"])
-    logits = predicted["genre"] - predicted["genre"].max(axis=1, keepdims=True)
-    student = genre_scores(np.exp(logits) / np.exp(logits).sum(1, keepdims=True), data["track"])
+    student = genre_scores(softmax(predicted["genre"], axis=1), data["track"])
     truth = {t: g for t, g in zip(data["track"], data["genre"], strict=True)}
     tracks = sorted(teacher)
     labelled = [t for t in tracks if truth[t]]
-    kept = np.mean([np.argmax(teacher[t]) == np.argmax(student[t]) for t in tracks])
-    kept_labelled = np.mean([np.argmax(teacher[t]) == np.argmax(student[t]) for t in labelled])
-    kept_via_tags = np.mean([np.argmax(teacher[t]) == np.argmax(via_tags[t]) for t in tracks])
-    kept_via_tags_labelled = np.mean([np.argmax(teacher[t]) == np.argmax(via_tags[t])
-                                      for t in labelled])
+
+    def kept_from(scores, among):  # the share of tracks whose top genre is the teacher's
+        return np.mean([np.argmax(teacher[t]) == np.argmax(scores[t]) for t in among])
+
+    kept, kept_labelled = kept_from(student, tracks), kept_from(student, labelled)
+    kept_via_tags = kept_from(via_tags, tracks)
+    kept_via_tags_labelled = kept_from(via_tags, labelled)
     right = {name: np.mean([FMA_GENRES[np.argmax(s[t])] == truth[t] for t in labelled])
              for name, s in (("teacher", teacher), ("student", student),
                              ("student_via_tags", via_tags))}
@@ -315,7 +316,8 @@ def measure(cache: Path) -> dict:
 def export(cache: Path, target: Path) -> None:
     """The trained student as an ONNX graph: its tags and its
     embedding, de-normalised inside the graph; its SHA-256 printed, and
-    its outputs on four windows of a demo recording kept as the reference (REFERENCE)."""
+    its outputs on four windows of a demo recording kept beside it as a reference for a test
+    to pin (TARGET.reference.npz)."""
     import hashlib
 
     import keras
@@ -345,7 +347,7 @@ def export(cache: Path, target: Path) -> None:
                    session.run(None, {session.get_inputs()[0].name: probe}), strict=True))
     worst = max(float(np.abs(got[k] - expected[k]).max()) for k in expected)
     digest = hashlib.sha256(target.read_bytes()).hexdigest()
-    np.savez_compressed(REFERENCE, inputs=probe, **got)
+    np.savez_compressed(target.with_suffix(".reference.npz"), inputs=probe, **got)
     print(f"{target}: {target.stat().st_size / 1e6:.2f} MB, outputs {sorted(got)}, "
           f"largest difference from Keras {worst:.2e}, SHA-256 {digest}")
 
