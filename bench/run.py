@@ -1,7 +1,8 @@
 """mgc benchmark: every throughput the project targets, measured side by side in one run.
 
 Ratios only mean something when both sides ran on the same machine, under the same load, on
-the same audio; so one run measures the end-to-end CLI, the model alone, decode alone,
+the same audio; so one run measures the end-to-end CLI (the default model, mgc 0.1's and
+``--model fast``, the student distilled from the default), the model alone, decode alone,
 musicnn's own tagger and the CPU's matmul peak on one seeded synthetic corpus (~1 h of MP3s,
 cached in bench/out/), and prints the ratios. The machine may be shared: each measurement
 waits for a quiet CPU, records how many cores other processes used meanwhile, and is taken
@@ -52,7 +53,7 @@ MODEL_SUBSET = 512  # patches for the batch-128 and single-network model-only ro
 TARGET_E2E_VS_MODEL = 0.85
 TARGET_VS_MUSICNN = 5.0  # issue 14: on 30 s clips, with the default model and patch budget
 LIBRARY = OUT / "library"
-LIBRARY_TRACKS = 10
+LIBRARY_TRACKS = 24  # enough for the marginal cost per track to stand above the noise
 LIBRARY_SIZE = 50_000  # a personal library of full-length tracks
 LIBRARY_TARGET_HOURS = 4.0
 
@@ -396,14 +397,15 @@ def library_decode(paths: Sequence[Path]) -> list[Row]:
 
 def library_rows(paths: Sequence[Path]) -> dict[str, Row]:
     """``mgc tag`` over full-length tracks: today's way (every patch of a whole decode,
-    ``--max-patches 0``) and the default (the patch budget, decoded by seeking), one after
-    the other in this run, each also on the first track alone, plus decode alone each way.
+    ``--max-patches 0``), the default (the patch budget, decoded by seeking) and the same with
+    ``--model fast``, one after the other in this run, each also on the first track alone,
+    plus decode alone each way.
 
     Two projections for the whole library: the run's tracks/s, which counts the start-up of a
     short run (model loading, the graph, the outputs: seconds) as if every few tracks paid it
     again; and the start-up once plus each further track's marginal cost, the difference
     between the run and its one-track run."""
-    args = {"today": ["--max-patches", "0"], "default": []}
+    args = {"today": ["--max-patches", "0"], "default": [], "fast": ["--model", "fast"]}
     rows = {k: best_of(lambda k=k: run_cli(f"library-{k}", paths, args[k])) for k in args}
     minutes = sum(library_seconds(i) for i in range(len(paths))) / 60
     for key, row in rows.items():
@@ -424,7 +426,7 @@ def library_rows(paths: Sequence[Path]) -> dict[str, Row]:
 
 
 def library_ratios(rows: dict[str, Row]) -> dict[str, float]:
-    today, default = rows["today"], rows["default"]
+    today, default, fast = rows["today"], rows["default"], rows["fast"]
     return {
         "library: default vs every patch (today), tracks/s (pipeline wall)": (
             default.extra["pipeline_tracks_per_s"] / today.extra["pipeline_tracks_per_s"]),
@@ -440,6 +442,14 @@ def library_ratios(rows: dict[str, Row]) -> dict[str, float]:
             today.extra["projected_hours_marginal"]),
         "library: default vs every patch, marginal time per track": (
             today.extra["marginal_s_per_track"] / default.extra["marginal_s_per_track"]),
+        f"library_hours: projected hours for {LIBRARY_SIZE:,} tracks, --model fast": (
+            fast.extra["projected_hours"]),
+        f"library_hours: projected hours for {LIBRARY_SIZE:,} tracks, fast, start-up once": (
+            fast.extra["projected_hours_marginal"]),
+        "library: fast vs default, tracks/s (pipeline wall)": (
+            fast.extra["pipeline_tracks_per_s"] / default.extra["pipeline_tracks_per_s"]),
+        "library: fast vs default, marginal time per track": (
+            default.extra["marginal_s_per_track"] / fast.extra["marginal_s_per_track"]),
     }
 
 
@@ -1011,11 +1021,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     results["matmul_gflops"] = peak
     results["model_flops"] = flops
 
-    log("(a) end to end: mgc tag, default options, then with mgc 0.1's model ...")
+    log("(a) end to end: mgc tag, default options, then with mgc 0.1's model and the fast one ...")
     e2e = best_of(lambda: run_cli("e2e-default", clips))
     rows.append(e2e)
     e2e_old = best_of(lambda: run_cli("e2e-musicnn-0.1", clips, ["--model", "musicnn"]))
     rows.append(e2e_old)
+    e2e_fast = best_of(lambda: run_cli("e2e-fast", clips, ["--model", "fast"]))
+    rows.append(e2e_fast)
     library: dict[str, Row] = {}
     if "library" not in args.skip:
         tracks = make_library(args.library_tracks)
@@ -1104,6 +1116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ratios: dict[str, float] = {}
     ratios["default model vs mgc 0.1's, e2e tracks/s (pipeline wall)"] = (
         e2e.extra["pipeline_tracks_per_s"] / e2e_old.extra["pipeline_tracks_per_s"])
+    ratios["fast vs default, e2e tracks/s (pipeline wall)"] = (
+        e2e_fast.extra["pipeline_tracks_per_s"] / e2e.extra["pipeline_tracks_per_s"])
+    ratios["fast vs default, e2e tracks/s (subprocess wall)"] = (
+        e2e_fast.tracks_per_s / e2e.tracks_per_s)
     ratios["default model vs mgc 0.1's, model-only tracks/s"] = (
         default_model.tracks_per_s / model_same_batch.tracks_per_s)
     # the pipeline against its own model (the default), both at the pipeline's batch size
@@ -1117,6 +1133,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                              / musicnn.tracks_per_s)
         ratios["e2e_vs_musicnn per network (2 nets vs 1, subprocess wall)"] = (
             2 * e2e.tracks_per_s / musicnn.tracks_per_s)
+        ratios["fast_vs_musicnn per file (subprocess wall)"] = (e2e_fast.tracks_per_s
+                                                                / musicnn.tracks_per_s)
+        ratios["fast_vs_musicnn per file (pipeline wall)"] = (
+            e2e_fast.extra["pipeline_tracks_per_s"] / musicnn.tracks_per_s)
     if args.experiment_files == len(clips):  # same corpus: comparable with the e2e ratio
         for variant, row in variant_rows.items():
             ratios[f"pipeline/model with {variant} (pipeline wall)"] = (
@@ -1138,6 +1158,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     e2e_gflops = e2e.extra["pipeline_patches_per_s"] * window_flops / 1e9
     ratios["model_flop_efficiency_vs_fp32_matmul"] = model_gflops / peak.get("fp32", float("nan"))
     ratios["e2e_flop_efficiency_vs_fp32_matmul"] = e2e_gflops / peak.get("fp32", float("nan"))
+    from mgc_model import student
+
+    results["student_flops"] = student.graph_flops()
     results["gflops"] = {"model_only": model_gflops, "e2e_pipeline": e2e_gflops,
                          "flops_per_patch": flops_per_patch}
     results["ratios"] = ratios
@@ -1152,14 +1175,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     print()
     per_net = {k: v["flops"] / 1e9 for k, v in flops.items()}
     print("FLOPs per patch: " + ", ".join(f"{k} {v:.2f} GFLOP" for k, v in per_net.items())
-          + f"; both {flops_per_patch / 1e9:.2f} GFLOP")
+          + f"; both {flops_per_patch / 1e9:.2f} GFLOP; --model fast "
+          + f"{results['student_flops'] / 1e9:.3f} GFLOP a window (graph), "
+          + f"{window_flops / results['student_flops']:.1f}x fewer than the default's "
+          + f"{window_flops / 1e9:.2f} with YAMNet")
     print("matmul peak (2048^2, warm): " + ", ".join(
         f"{k} {v:.0f} GFLOP/s" if isinstance(v, float) else f"{k}: {v}" for k, v in peak.items()))
     print(f"model achieved {model_gflops:.0f} GFLOP/s, e2e pipeline {e2e_gflops:.0f} GFLOP/s; "
           f"model load {model_info['load_s']:.1f} s")
     print("decode split (s): " + ", ".join(f"{k} {v:.1f}" for k, v in split.items()))
     print()
-    targets = {"e2e_vs_model": TARGET_E2E_VS_MODEL, "e2e_vs_musicnn": TARGET_VS_MUSICNN}
+    targets = {"e2e_vs_model": TARGET_E2E_VS_MODEL, "e2e_vs_musicnn": TARGET_VS_MUSICNN,
+               "fast_vs_musicnn": TARGET_VS_MUSICNN}
     for name, value in ratios.items():
         target = next((t for k, t in targets.items() if name.startswith(k)), None)
         verdict = ""

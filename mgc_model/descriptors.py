@@ -113,26 +113,41 @@ DESCRIPTORS: tuple[Descriptor, ...] = (
 )
 NAMES = tuple(f"{d.kind}:{d.name}" for d in DESCRIPTORS)
 _BY_NAME = dict(zip(NAMES, DESCRIPTORS, strict=True))
+FAMILIES = ("msd", "mtt", "audioset")
+
+
+def _read(descriptor: Descriptor, families: Sequence[str]) -> list[str]:
+    return [s for s in descriptor.sources if s.split(":", 1)[0] in families]
+
+
+def names(families: Sequence[str] = FAMILIES) -> tuple[str, ...]:
+    """The descriptors a model with only these output families can score (``--model fast``
+    has musicnn's tags, not YAMNet's AudioSet classes)."""
+    return tuple(n for n, d in _BY_NAME.items() if _read(d, families))
 
 
 class Describer:
     """Per-window descriptor scores from the model's raw outputs, by index (built once)."""
 
-    def __init__(self, msd: Sequence[str], mtt: Sequence[str], audioset: Sequence[str]) -> None:
-        offsets = {"msd": (0, list(msd)), "mtt": (len(msd), list(mtt)),
-                   "audioset": (len(msd) + len(mtt), list(audioset))}
+    def __init__(self, msd: Sequence[str], mtt: Sequence[str],
+                 audioset: Sequence[str] | None = None) -> None:
+        """Without ``audioset``: only ``names(("msd", "mtt"))``, from musicnn's tags alone."""
+        offsets = {"msd": (0, list(msd)), "mtt": (len(msd), list(mtt))}
+        if audioset is not None:
+            offsets["audioset"] = (len(msd) + len(mtt), list(audioset))
         self.columns = []
-        for descriptor in DESCRIPTORS:
+        for name in names(tuple(offsets)):
             indices = []
-            for source in descriptor.sources:
+            for source in _read(_BY_NAME[name], tuple(offsets)):
                 family, label = source.split(":", 1)
                 start, labels = offsets[family]
                 indices.append(start + labels.index(label))  # a wrong name fails at load
             self.columns.append(np.array(indices))
 
-    def __call__(self, msd: np.ndarray, mtt: np.ndarray, audioset: np.ndarray) -> np.ndarray:
-        """(n, msd), (n, mtt), (n, audioset) probabilities -> (n, len(DESCRIPTORS))."""
-        outputs = np.concatenate([msd, mtt, audioset], axis=1)
+    def __call__(self, msd: np.ndarray, mtt: np.ndarray,
+                 audioset: np.ndarray | None = None) -> np.ndarray:
+        """(n, msd), (n, mtt), (n, audioset) probabilities -> (n, descriptors)."""
+        outputs = np.concatenate([msd, mtt, *([] if audioset is None else [audioset])], axis=1)
         return np.stack([outputs[:, cols].max(axis=1) for cols in self.columns], axis=1)
 
 

@@ -1,4 +1,5 @@
-"""The pretrained models ``mgc tag --model`` knows by name; each is one entry in ``MODELS``.
+"""The pretrained models ``mgc tag --model`` knows by name (each one entry in
+``mgc_model.registry.MODELS``), from networks shipped by installed packages.
 
 - ``musicnn-yamnet`` (the default): MSD_musicnn and MTT_musicnn through ``mgc_model.genres``,
   sharpened into a calibrated confidence, and YAMNet over the same 3 s windows telling
@@ -93,9 +94,3 @@ class MusicnnYamnetTagger(MusicnnGenreTagger):
         if descriptors:
             scores = np.concatenate([scores, self._describe(msd, mtt, audioset)], axis=1)
         return scores, embedding
-
-
-MODELS = {
-    DEFAULT_INFO.name: (DEFAULT_INFO, MusicnnYamnetTagger),
-    MUSICNN_INFO.name: (MUSICNN_INFO, MusicnnGenreTagger),
-}

@@ -36,6 +36,8 @@ def test_bad_values_are_refused_with_a_message(tmp_path):
     assert result.returncode == 1 and "--max-patches must be" in result.stderr
     result = mgc("tag", str(tmp_path), "--output", str(tmp_path / "o"), "--model", "nope")
     assert result.returncode == 1 and "unknown model 'nope'" in result.stderr
+    result = mgc("tag", str(tmp_path), "--output", str(tmp_path / "o"), "--model", "fats")
+    assert result.returncode == 1 and "did you mean 'fast'" in result.stderr
 
 
 def test_nothing_readable_exits_non_zero_after_writing_error_rows(tmp_path):

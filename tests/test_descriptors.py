@@ -34,6 +34,13 @@ def test_a_descriptor_scores_the_highest_of_the_outputs_that_name_it():
     assert scores["moods:Happy"] == pytest.approx(0.01)
     with pytest.raises(ValueError):  # a source the model does not output fails at load
         Describer(["rock"], MTT_LABELS, classes)
+    # from musicnn's tags alone (--model fast): what AudioSet alone names is left out
+    tags_only = Describer(MSD_LABELS, MTT_LABELS)
+    names = descriptors.names(("msd", "mtt"))
+    assert "voice:Speech" not in names and "styles:Grunge" not in names
+    assert "styles:Heavy Metal" in names and set(names) < set(NAMES)
+    scores = dict(zip(names, tags_only(msd, mtt)[0], strict=True))
+    assert scores["styles:Heavy Metal"] == pytest.approx(0.6)
 
 
 def test_listed_keeps_the_best_few_above_the_threshold_and_a_styles_parent():

@@ -39,8 +39,9 @@ def tag_parser() -> argparse.ArgumentParser:
     parser.add_argument("--output", "-o", required=True, metavar="OUT",
                         help="output folder (local or fsspec URL)")
     parser.add_argument("--model", default=registry.DEFAULT_MODEL,
-                        help=f"model name (default: {registry.DEFAULT_MODEL}) or the folder of a "
-                        "bundle written by `mgc train`")
+                        help=f"model name: {', '.join(registry.MODELS)} (default: "
+                        f"{registry.DEFAULT_MODEL}; fast: a small network distilled from it, for "
+                        "CPUs), or the folder of a bundle written by `mgc train`")
     parser.add_argument("--hop-seconds", type=float, default=None,
                         help="distance between patch starts (default: patch length, 3 s)")
     parser.add_argument("--max-patches", type=int, default=DEFAULT_MAX_PATCHES, metavar="N",
