@@ -90,3 +90,4 @@ def test_mgc_tag_with_the_fast_model(tmp_path) -> None:
     tags = pd.read_parquet(tmp_path / "o" / "tags")
     assert len(tags) == 3 and set(tags.genre) <= set(FMA_GENRES)
     assert all(len(e) == 400 for e in tags.embedding)
+    assert tags.moods.notna().all() and tags.instruments.notna().all()  # from the tags
