@@ -56,29 +56,25 @@ def graph_bytes() -> bytes:
     return data
 
 
-def graph_flops(graph: bytes | None = None) -> float:
+def graph_flops() -> float:
     """FLOPs (2 x multiply-adds) of the convolutions and matrix products for one window,
-    from the graph's own shapes (onnx shape inference), not from a description of it."""
+    from the shipped graph's own shapes (onnx shape inference), not from a description of it."""
     import onnx
     from onnx import numpy_helper, shape_inference
 
-    model = onnx.load_model_from_string(graph or graph_bytes())
-    inputs = model.graph.input[0].type.tensor_type.shape.dim
-    for dim in inputs[:1]:
-        dim.dim_value = 1  # one window
+    model = onnx.load_model_from_string(graph_bytes())
+    model.graph.input[0].type.tensor_type.shape.dim[0].dim_value = 1  # one window
     model = shape_inference.infer_shapes(model)
     shapes = {v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
               for v in (*model.graph.value_info, *model.graph.output, *model.graph.input)}
     weights = {t.name: numpy_helper.to_array(t).shape for t in model.graph.initializer}
     total = 0
     for node in model.graph.node:
-        if node.op_type == "Conv":
-            kernel = weights[node.input[1]]  # (out, in / groups, kh, kw)
-            total += 2 * int(np.prod(shapes[node.output[0]])) * int(np.prod(kernel[1:]))
-        elif node.op_type in ("MatMul", "Gemm"):
-            rows, inner = shapes[node.input[0]][-2:] if len(shapes[node.input[0]]) > 1 else (
-                1, shapes[node.input[0]][-1])
-            total += 2 * rows * inner * int(np.prod(shapes[node.output[0]][-1:]))
+        out = shapes[node.output[0]]
+        if node.op_type == "Conv":  # each output value: in / groups x kh x kw multiply-adds
+            total += 2 * int(np.prod(out)) * int(np.prod(weights[node.input[1]][1:]))
+        elif node.op_type in ("MatMul", "Gemm"):  # each input value meets each output column
+            total += 2 * int(np.prod(shapes[node.input[0]])) * out[-1]
     return float(total)
 
 
