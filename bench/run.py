@@ -270,30 +270,13 @@ def matmul_peak(seconds: float = 1.0, rounds: int = 3) -> dict[str, float]:
 
 
 def model_flops() -> dict:
-    """FLOPs (2 x multiply-adds) per patch of each musicnn network, from its layers' shapes.
-
-    Convolutions count every output position times kernel area times input channels (padding
-    zeros included, as the hardware computes them); dense layers in x out. Batch norm, pooling
-    and activations are a few MFLOPs and are left out.
-    """
-    import keras
-
-    from mgc_model.musicnn import MODEL_NAMES, build_musicnn
+    """FLOPs (2 x multiply-adds) per patch of each musicnn network, from its layers' shapes
+    (``musicnn.layer_flops``)."""
+    from mgc_model.musicnn import MODEL_NAMES, build_musicnn, layer_flops
 
     nets = {}
     for name, labels in MODEL_NAMES.items():
-        model = build_musicnn(num_classes=len(labels), name=name)
-        layers = {}
-        for layer in model.layers:
-            if isinstance(layer, keras.layers.Conv2D):
-                _, h, w, c_out = layer.output.shape
-                kh, kw = layer.kernel_size
-                macs = h * w * c_out * kh * kw * layer.input.shape[-1]
-            elif isinstance(layer, keras.layers.Dense):
-                macs = layer.input.shape[-1] * layer.units
-            else:
-                continue
-            layers[layer.name] = 2 * macs
+        layers = layer_flops(build_musicnn(num_classes=len(labels), name=name))
         nets[name] = {"flops": sum(layers.values()), "layers": layers}
     return nets
 

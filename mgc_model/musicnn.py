@@ -38,6 +38,7 @@ __all__ = [
     "MTT_LABELS",
     "build_musicnn",
     "checkpoint_dir",
+    "layer_flops",
     "load_checkpoint",
     "load_musicnn",
 ]
@@ -139,6 +140,22 @@ def build_musicnn(
     logits = layers.Dense(num_classes, name="dense_1")(h)
     tags = layers.Activation("sigmoid", name="sigmoid")(logits)
     return keras.Model(x, {"tags": tags, "penultimate": penultimate}, name=name)
+
+
+def layer_flops(model: keras.Model) -> dict[str, int]:
+    """FLOPs (2 x multiply-adds) per patch of each convolution and dense layer of a Keras
+    network, from its shapes: a convolution counts every output position times kernel area
+    times input channels (padding zeros included, as the hardware computes them), a dense
+    layer in x out. Batch norm, pooling and activations are a few MFLOPs and left out."""
+    flops = {}
+    for layer in model.layers:
+        if isinstance(layer, layers.Conv2D):
+            _, h, w, c_out = layer.output.shape
+            kh, kw = layer.kernel_size
+            flops[layer.name] = 2 * h * w * c_out * kh * kw * layer.input.shape[-1]
+        elif isinstance(layer, layers.Dense):
+            flops[layer.name] = 2 * layer.input.shape[-1] * layer.units
+    return flops
 
 
 def _model_weights(model: keras.Model) -> dict[str, keras.Variable]:

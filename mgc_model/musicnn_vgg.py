@@ -24,7 +24,7 @@ from keras import layers
 from mgc_model.musicnn import load_checkpoint
 from mgc_model.musicnn_checkpoints import MSD_LABELS, MTT_LABELS, checkpoint_dir
 
-__all__ = ["POOLS", "VGG_MODELS", "build_vgg", "conv_dense_gflop", "load_vgg"]
+__all__ = ["POOLS", "VGG_MODELS", "build_vgg", "load_vgg"]
 
 VGG_MODELS: dict[str, list[str]] = {"MSD_vgg": MSD_LABELS, "MTT_vgg": MTT_LABELS}
 
@@ -77,17 +77,3 @@ def load_vgg(name: str) -> keras.Model:
     model = build_vgg(num_classes=len(VGG_MODELS[name]), name=name)
     load_checkpoint(model, folder)
     return model
-
-
-def conv_dense_gflop(model: keras.Model) -> float:
-    """GFLOP of one patch through the conv and dense layers (2 per multiply-add, bias and
-    activation left out): the teacher-cost figure, comparable with musicnn's 2.82."""
-    flop = 0
-    for layer in model.layers:
-        if isinstance(layer, layers.Conv2D):
-            kh, kw, c_in, c_out = layer.kernel.shape
-            _, h, w, _ = layer.output.shape
-            flop += 2 * h * w * kh * kw * c_in * c_out
-        elif isinstance(layer, layers.Dense):
-            flop += 2 * layer.kernel.shape[0] * layer.kernel.shape[1]
-    return flop / 1e9

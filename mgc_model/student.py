@@ -78,6 +78,12 @@ def graph_flops() -> float:
     return float(total)
 
 
+def genre_scores(tags: np.ndarray) -> np.ndarray:
+    """The graph's (n, 101) ``tags`` -> (n, 16) genre scores, as the default maps its own."""
+    return mapping.spoken_gate(genres.tags_to_genre_scores(tags[:, :50], tags[:, 50:100]),
+                               tags[:, 100])
+
+
 class StudentTagger:
     """The distilled network in onnxruntime (on a GPU when it has one), one call per batch."""
 
@@ -98,8 +104,8 @@ class StudentTagger:
     def predict(self, inputs: tuple[np.ndarray, ...], descriptors: bool = False
                 ) -> tuple[np.ndarray, np.ndarray]:
         out = self.outputs(inputs[0])
-        msd, mtt, spoken = out["tags"][:, :50], out["tags"][:, 50:100], out["tags"][:, 100]
-        scores = mapping.spoken_gate(genres.tags_to_genre_scores(msd, mtt), spoken)
+        scores = genre_scores(out["tags"])
         if descriptors:
+            msd, mtt = out["tags"][:, :50], out["tags"][:, 50:100]
             scores = np.concatenate([scores, self._describe(msd, mtt)], axis=1)
         return scores, out["emb"]

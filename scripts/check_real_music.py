@@ -35,6 +35,7 @@ import json
 import re
 import sys
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -125,27 +126,34 @@ class Networks:
         }
 
 
-def cached_outputs(clips: list[Clip], root: Path) -> dict[Path, dict[str, np.ndarray]]:
-    """Per-window outputs per clip, from ``root/.evidence_cache`` when the file is unchanged."""
-    nets: Networks | None = None
+def cached_per_clip(clips: list[Clip], root: Path, folder: str,
+                    analyser: Callable[[], Callable[[Path], dict[str, np.ndarray]]],
+                    what: str = "analysing") -> dict[Path, dict[str, np.ndarray]]:
+    """Per-window outputs per clip, from ``root/folder`` when the file is unchanged (its size
+    and mtime), else from ``analyser()`` (built at the first clip that needs it) and cached."""
+    analyse = None
     out = {}
     for i, clip in enumerate(clips):
         stat = clip.path.stat()
         key = f"{stat.st_size}-{stat.st_mtime_ns}"
-        cache = root / ".evidence_cache" / (str(clip.path.relative_to(root)) + ".npz")
+        cache = root / folder / (str(clip.path.relative_to(root)) + ".npz")
         if cache.exists():
             with np.load(cache) as data:
                 if str(data["key"]) == key:
                     out[clip.path] = {k: data[k] for k in data.files if k != "key"}
                     continue
-        if nets is None:
-            nets = Networks()
-        print(f"  analysing {i + 1}/{len(clips)} {clip.path.name}", file=sys.stderr)
-        result = nets.outputs(clip.path)
+        analyse = analyse or analyser()
+        print(f"  {what} {i + 1}/{len(clips)} {clip.path.name}", file=sys.stderr)
+        result = analyse(clip.path)
         cache.parent.mkdir(parents=True, exist_ok=True)
         np.savez(cache, key=key, **result)
         out[clip.path] = result
     return out
+
+
+def cached_outputs(clips: list[Clip], root: Path) -> dict[Path, dict[str, np.ndarray]]:
+    """Per-window outputs of every network per clip, cached in ``root/.evidence_cache``."""
+    return cached_per_clip(clips, root, ".evidence_cache", lambda: Networks().outputs)
 
 
 # --- the mapping, per source, with priors and weights given ----------------------------------

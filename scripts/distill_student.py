@@ -219,20 +219,10 @@ def build_student(channels: tuple[int, ...] = CHANNELS):
     return keras.Model(x, outputs, name="student")
 
 
-def flops(model) -> float:
-    """Multiply-adds x 2 of the convolutions and dense layers for one window."""
-    total = 0.0
-    for layer in model.layers:
-        if layer.__class__.__name__ == "Conv2D":
-            _, h, w, c = layer.output.shape
-            total += 2 * h * w * c * np.prod(layer.kernel.shape[:3])
-        elif layer.__class__.__name__ == "Dense":
-            total += 2 * np.prod(layer.kernel.shape)
-    return total
-
-
 def train(cache: Path, epochs: int, channels: tuple[int, ...]) -> None:
     import keras
+
+    from mgc_model.musicnn import layer_flops
 
     data = load(cache, training=True)
     tags = np.concatenate([data["msd"], data["mtt"], data["spoken"][:, None]], axis=1)
@@ -245,7 +235,8 @@ def train(cache: Path, epochs: int, channels: tuple[int, ...]) -> None:
 
     tf.config.experimental.enable_op_determinism()
     model = build_student(channels)
-    print(f"student: {model.count_params()} parameters, {flops(model) / 1e9:.3f} GFLOP a window")
+    gflop = sum(layer_flops(model).values()) / 1e9
+    print(f"student: {model.count_params()} parameters, {gflop:.3f} GFLOP a window")
     model.compile(optimizer=keras.optimizers.Adam(1e-3),
                   loss={"tags": "binary_crossentropy", "emb": "mse", "genre": centred_mse},
                   loss_weights={"tags": 10.0, "emb": 1.0, "genre": 1.0})
@@ -272,8 +263,10 @@ def genre_scores(per_window, tracks) -> dict[str, np.ndarray]:
 def measure(cache: Path) -> dict:
     import keras
 
-    from mgc_model import genres, mapping, metrics
+    from mgc_model import metrics, student
     from mgc_model.genres import FMA_GENRES
+    from mgc_model.musicnn import layer_flops
+    from scripts.compare_runs import shared_neighbours
 
     data = load(cache, training=False)
     model = keras.models.load_model(cache / "student.keras",
@@ -282,9 +275,8 @@ def measure(cache: Path) -> dict:
     predicted = model.predict(data["mel"], batch_size=64, verbose=0)
     tags, emb = predicted["tags"], predicted["emb"] * norm["std"] + norm["mean"]
     teacher = genre_scores(data["genres"], data["track"])
-    via_tags = genre_scores(mapping.spoken_gate(genres.tags_to_genre_scores(
-        tags[:, :50], tags[:, 50:100]), tags[:, 100]), data["track"])
-    student = genre_scores(softmax(predicted["genre"], axis=1), data["track"])
+    via_tags = genre_scores(student.genre_scores(tags), data["track"])
+    own_head = genre_scores(softmax(predicted["genre"], axis=1), data["track"])
     truth = {t: g for t, g in zip(data["track"], data["genre"], strict=True)}
     tracks = sorted(teacher)
     labelled = [t for t in tracks if truth[t]]
@@ -292,25 +284,20 @@ def measure(cache: Path) -> dict:
     def kept_from(scores, among):  # the share of tracks whose top genre is the teacher's
         return np.mean([np.argmax(teacher[t]) == np.argmax(scores[t]) for t in among])
 
-    kept, kept_labelled = kept_from(student, tracks), kept_from(student, labelled)
+    kept, kept_labelled = kept_from(own_head, tracks), kept_from(own_head, labelled)
     kept_via_tags = kept_from(via_tags, tracks)
     kept_via_tags_labelled = kept_from(via_tags, labelled)
     right = {name: np.mean([FMA_GENRES[np.argmax(s[t])] == truth[t] for t in labelled])
-             for name, s in (("teacher", teacher), ("student", student),
+             for name, s in (("teacher", teacher), ("student", own_head),
                              ("student_via_tags", via_tags))}
     ece = {name: metrics.reliability(
         np.array([s[t].max() for t in labelled]),
         np.array([FMA_GENRES[np.argmax(s[t])] == truth[t] for t in labelled]), n_bins=5)["ece"]
         for name, s in (("teacher", teacher), ("student_via_tags", via_tags))}
-    # embedding neighbours: per track mean, cosine, 10 nearest shared
-    def means(e):
-        m = np.stack([e[data["track"] == t].mean(0) for t in tracks])
-        return m / np.linalg.norm(m, axis=1, keepdims=True)
-    a, b = means(data["emb"]), means(emb)
-    k = min(10, len(tracks) - 1)
-    na = np.argsort(-(a @ a.T), axis=1)[:, 1:k + 1]
-    nb = np.argsort(-(b @ b.T), axis=1)[:, 1:k + 1]
-    shared = np.mean([len(set(x) & set(y)) for x, y in zip(na, nb, strict=True)])
+    def means(e):  # a track's embedding: the mean of its windows'
+        return np.stack([e[data["track"] == t].mean(0) for t in tracks])
+
+    shared, k = shared_neighbours(means(data["emb"]), means(emb))
     result = {"held_out_clips": len(tracks), "labelled": len(labelled),
               "top_genre_kept": float(kept), "top_genre_kept_labelled": float(kept_labelled),
               "top_genre_kept_via_tags": float(kept_via_tags),
@@ -319,8 +306,8 @@ def measure(cache: Path) -> dict:
               "accuracy_student": float(right["student"]),
               "accuracy_student_via_tags": float(right["student_via_tags"]),
               "calibration_error": {name: float(v) for name, v in ece.items()},
-              "neighbours_shared_of": [float(shared), k],
-              "student_gflop": flops(model) / 1e9}
+              "neighbours_shared_of": [shared, k],
+              "student_gflop": sum(layer_flops(model).values()) / 1e9}
     print(json.dumps(result, indent=1))
     (cache / "fidelity.json").write_text(json.dumps(result, indent=1))
     return result

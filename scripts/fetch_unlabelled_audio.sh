@@ -13,8 +13,8 @@
 set -euo pipefail
 OUT="${1:-/work/unlab/x}"
 # 13 packages, 139 files (neverball, pingus, trigger-rally, blobwars and openarena hold no
-# music file of 400 KB or more: not listed). lincity-ng-data and supertux-data are kept for
-# the independent check of mgc (issue 11): never fetched here, they must feed no weight.
+# music file of 400 KB or more: not listed). The packages kept for the independent check of
+# mgc (issue 11) are never fetched here: they must feed no weight and no choice.
 PACKAGES=(flare-game asc-music drascula-music boswars-data freeorion-data extremetuxracer-data
           xmoto-data alienblaster-data marsshooter-data scorched3d-data warmux-data
           caveexpress-data powermanga-data)

@@ -40,6 +40,7 @@ from scripts.check_real_music import (  # noqa: E402
     Clip,
     Networks,
     cached_outputs,
+    cached_per_clip,
     evaluate,
     leave_one_source_out_default,
     load_clips,
@@ -52,31 +53,20 @@ VGG_KEYS = ("MSD_vgg", "MTT_vgg")
 def vgg_outputs(clips: list[Clip], root: Path, evidence) -> dict[Path, dict[str, np.ndarray]]:
     """Per-window VGG tags per clip, on the windows check_real_music cuts (its front-ends, its
     patch stream), cached in ``root/.teacher_cache`` under the same file key."""
-    from pipelines.audio.windows import PatchStream
-    from pipelines.graph.inference import stack_windows
+    def analyser():
+        from mgc_model.musicnn_vgg import load_vgg
+        from pipelines.audio.windows import PatchStream
+        from pipelines.graph.inference import stack_windows
 
-    models = None
-    out = {}
-    for i, clip in enumerate(clips):
-        stat = clip.path.stat()
-        key = f"{stat.st_size}-{stat.st_mtime_ns}"
-        cache = root / ".teacher_cache" / (str(clip.path.relative_to(root)) + ".npz")
-        if cache.exists():
-            with np.load(cache) as data:
-                if str(data["key"]) == key:
-                    out[clip.path] = {k: data[k] for k in VGG_KEYS}
-                    continue
-        if models is None:
-            from mgc_model.musicnn_vgg import load_vgg
+        models = {k: load_vgg(k) for k in VGG_KEYS}
 
-            models = {k: load_vgg(k) for k in VGG_KEYS}
-        print(f"  VGG {i + 1}/{len(clips)} {clip.path.name}", file=sys.stderr)
-        first = stack_windows(list(PatchStream(Networks.FRONTENDS).patches(str(clip.path))))[0]
-        result = {k: np.asarray(m(first, training=False)["tags"], np.float32)
-                  for k, m in models.items()}
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        np.savez(cache, key=key, **result)
-        out[clip.path] = result
+        def analyse(path: Path) -> dict[str, np.ndarray]:
+            first = stack_windows(list(PatchStream(Networks.FRONTENDS).patches(str(path))))[0]
+            return {k: np.asarray(m(first, training=False)["tags"], np.float32)
+                    for k, m in models.items()}
+        return analyse
+
+    out = cached_per_clip(clips, root, ".teacher_cache", analyser, "VGG")
     for clip in clips:  # the same windows as the cached musicnn outputs, or nothing compares
         n_vgg, n_msd = len(out[clip.path]["MSD_vgg"]), len(evidence[clip.path]["MSD"])
         if n_vgg != n_msd:
@@ -117,10 +107,10 @@ def main(argv: list[str] | None = None) -> int:
     clips = load_clips(root)
     evidence = cached_outputs(clips, root)
     vgg = vgg_outputs(clips, root, evidence)
-    from mgc_model.musicnn_vgg import build_vgg, conv_dense_gflop
+    from mgc_model.musicnn import layer_flops
+    from mgc_model.musicnn_vgg import build_vgg
 
-    vgg_gflop = conv_dense_gflop(build_vgg(name="MSD_vgg")) + conv_dense_gflop(
-        build_vgg(name="MTT_vgg"))
+    vgg_gflop = sum(sum(layer_flops(build_vgg(name=name)).values()) for name in VGG_KEYS) / 1e9
     gflop = {"musicnn (default)": GFLOP["MSD"] + GFLOP["MTT"], "VGG": vgg_gflop,
              "ensemble": GFLOP["MSD"] + GFLOP["MTT"] + vgg_gflop}
 
